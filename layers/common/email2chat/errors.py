@@ -1,0 +1,129 @@
+"""Typed errors. Their class names are the ASL error names the state machine retries and catches."""
+
+from __future__ import annotations
+
+
+class Email2ChatError(Exception):
+    """Base of every error this library raises on purpose."""
+
+
+# --- Genesys Cloud -------------------------------------------------------------------------------
+
+
+class GenesysError(Email2ChatError):
+    """An error answered by (or on the way to) the Genesys Cloud API.
+
+    Carries the HTTP status, the Genesys error ``code`` (e.g. ``too.many.requests.retry.after``)
+    and the ``ININ-Correlation-Id`` of the call, so a log line can be matched with Genesys support.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.correlation_id = correlation_id
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.correlation_id:
+            parts.append(f"correlation_id={self.correlation_id}")
+        return " ".join(parts)
+
+
+class RateLimited(GenesysError):
+    """HTTP 429: wait ``retry_after`` seconds (from the ``Retry-After`` header) before trying again."""
+
+    def __init__(self, message: str, *, retry_after: float, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class BadRequest(GenesysError):
+    """HTTP 400 (``bad.request`` / ``invalid.value``)."""
+
+
+class Unauthorized(GenesysError):
+    """HTTP 401, or the token endpoint refused the client credentials."""
+
+
+class Forbidden(GenesysError):
+    """HTTP 403 (``missing.permissions``): the OAuth client's role lacks a permission."""
+
+
+class NotFound(GenesysError):
+    """HTTP 404."""
+
+
+class Conflict(GenesysError):
+    """HTTP 409. Genesys documents no canonical 409 code; ``conflict`` is our assumption."""
+
+
+class ServerError(GenesysError):
+    """HTTP 5xx: counts as a failure for the circuit breaker."""
+
+
+class Timeout(GenesysError):
+    """No answer within the read timeout, or the connection could not be made: counts for the breaker."""
+
+
+class MalformedResponse(GenesysError):
+    """Genesys answered 2xx with a body that is not the JSON we expect."""
+
+
+class RequestGuardError(Email2ChatError, ValueError):
+    """The client refused to send a request that would cause one of the guide's traps."""
+
+
+class ConversationIdMismatch(RequestGuardError):
+    """initiateChat: the path email id and the body ``conversationId`` differ (Genesys answers 400)."""
+
+
+class MissingConversationId(RequestGuardError):
+    """initiateChat without a ``conversationId`` creates a disjointed conversation: history is lost."""
+
+
+# --- Domain --------------------------------------------------------------------------------------
+
+
+class ConfigError(Email2ChatError):
+    """An environment variable is missing or invalid; raised once at cold start."""
+
+
+class InvalidEmailEvent(Email2ChatError):
+    """The intake message is not an email event we understand. The reason names what is wrong."""
+
+
+class BreakerOpen(Email2ChatError):
+    """The fleet-wide circuit breaker for initiateChat is open (or another probe holds half-open)."""
+
+
+class CollisionDetected(Email2ChatError):
+    """A chat leg is already active on the conversation: "Chat session already in progress"."""
+
+
+class LockHeld(Email2ChatError):
+    """Another execution holds the session lock of this conversation."""
+
+
+class CooldownActive(Email2ChatError):
+    """The customer was prompted within the cooldown window (notification fatigue)."""
+
+
+class ThrottledByLimiter(Email2ChatError):
+    """The fleet-wide token bucket cannot admit a request now; ``wait_seconds`` until it can."""
+
+    def __init__(self, message: str, *, wait_seconds: float) -> None:
+        super().__init__(message)
+        self.wait_seconds = wait_seconds

@@ -1,0 +1,1 @@
+"""Offline training and evaluation of the urgency model (needs scikit-learn; never imported in Lambda)."""
