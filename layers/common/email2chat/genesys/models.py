@@ -137,9 +137,7 @@ class Conversation:
 
         With ``participant_id``, only that customer chat leg counts (the one this workflow created).
         """
-        legs = [
-            leg for p, leg in self.chat_legs() if participant_id is None or p.id == participant_id
-        ]
+        legs = [leg for p, leg in self.chat_legs() if participant_id is None or p.id == participant_id]
         if not legs:
             return ChatStatus.NONE
         if any(leg.state == "connected" for leg in legs):
