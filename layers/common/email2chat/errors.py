@@ -106,7 +106,14 @@ class InvalidEmailEvent(Email2ChatError):
 
 
 class BreakerOpen(Email2ChatError):
-    """The fleet-wide circuit breaker for initiateChat is open (or another probe holds half-open)."""
+    """The fleet-wide circuit breaker for initiateChat is open (or another probe holds half-open).
+
+    ``retry_after`` is the number of seconds until a probe may be tried, when known.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class CollisionDetected(Email2ChatError):
@@ -114,7 +121,11 @@ class CollisionDetected(Email2ChatError):
 
 
 class LockHeld(Email2ChatError):
-    """Another execution holds the session lock of this conversation."""
+    """Another execution holds the session lock of this conversation; ``holder`` is its owner."""
+
+    def __init__(self, message: str, *, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class CooldownActive(Email2ChatError):
