@@ -13,10 +13,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# aws-sam-cli lives in its own venv: it pins boto3 and cfn-lint versions that clash with the project's.
+SAM_STAMP := .venv-sam/.installed
+$(SAM_STAMP):
+	$(PYTHON) -m venv .venv-sam
+	.venv-sam/bin/pip install --quiet --upgrade pip
+	.venv-sam/bin/pip install --quiet 'aws-sam-cli>=1.120,<2'
+	touch $(SAM_STAMP)
+
+sam-validate: $(SAM_STAMP)
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv-sam/bin/sam validate --lint --template template.yaml
+
 run: $(STAMP)
 	$(BIN)/email2chat simulate --report out/report.html --json out/results.json
 
-lint: $(STAMP)
+lint: $(STAMP) sam-validate
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
