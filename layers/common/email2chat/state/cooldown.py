@@ -1,0 +1,77 @@
+"""Per-customer cooldown: a customer prompted within the window is not prompted again (notification fatigue).
+
+The item is keyed by a keyed hash of the customer id or address, so the table never holds an address in
+clear. Round trips: ``claim`` 1 (conditional PutItem), ``release`` 1 (conditional DeleteItem).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+
+from email2chat.state.table import ConditionNotMet, StateTable
+
+_SK = "COOLDOWN"
+# A fixed, public pepper only separates this hash from other uses of the same address; pass a secret
+# ``salt`` (e.g. from Secrets Manager) to make the keys useless to anyone holding a list of addresses.
+_DEFAULT_SALT = "email2chat/cooldown/v1"
+
+
+def cooldown_key(customer_key: str) -> str:
+    return f"COOLDOWN#{customer_key}"
+
+
+class CustomerCooldown:
+    def __init__(self, table: StateTable, *, window_s: float) -> None:
+        if window_s < 0:
+            raise ValueError("window_s must be >= 0")
+        self._table = table
+        self.window_s = window_s
+
+    @staticmethod
+    def customer_key(customer_id_or_email: str, *, salt: str = _DEFAULT_SALT) -> str:
+        """A stable HMAC-SHA256 of the trimmed, case-folded identifier (the same address in any case
+        maps to one key). 32 hex chars: collisions are not a practical concern at contact-centre scale."""
+        normalised = customer_id_or_email.strip().casefold()
+        if not normalised:
+            raise ValueError("an empty customer identifier cannot be put on cooldown")
+        digest = hmac.new(salt.encode(), normalised.encode(), hashlib.sha256).hexdigest()
+        return digest[:32]
+
+    def claim(self, customer_key: str, owner: str) -> bool:
+        """True when the customer may be prompted by ``owner`` now: nobody prompted them within the window,
+        or ``owner`` already holds the claim (a retried workflow step). False: another email prompted them.
+        """
+        if self.window_s == 0:
+            return True  # cooldown disabled
+        now = self._table.now()
+        try:
+            self._table.put(
+                {
+                    "pk": cooldown_key(customer_key),
+                    "sk": _SK,
+                    "owner": owner,
+                    "claimed_at": now,
+                    "until": now + self.window_s,
+                    "expires_at": self._table.expires_after(self.window_s, now=now),
+                },
+                # TTL deletion is lazy: an item past ``until`` may still exist and must not block.
+                condition="attribute_not_exists(pk) OR #owner = :owner OR #until <= :now",
+                names={"#owner": "owner", "#until": "until"},
+                values_for_condition={":owner": owner, ":now": now},
+            )
+        except ConditionNotMet:
+            return False
+        return True
+
+    def release(self, customer_key: str, owner: str) -> None:
+        """Give the claim back (the workflow never notified the customer after all). Idempotent."""
+        with contextlib.suppress(ConditionNotMet):  # not ours (or already gone): nothing to give back
+            self._table.delete(
+                cooldown_key(customer_key),
+                _SK,
+                condition="#owner = :owner",
+                names={"#owner": "owner"},
+                values={":owner": owner},
+            )

@@ -1,0 +1,112 @@
+"""Fixtures: a moto DynamoDB table of the real shape, a manual clock, and client wrappers for the
+concurrency tests (serialised requests) and the round-trip counts."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from email2chat.clock import ManualClock
+from email2chat.state.table import StateTable
+from moto import mock_aws
+
+START = 1_700_000_000.0
+
+
+class SerializedClient:
+    """DynamoDB applies each request to an item atomically. moto does not promise that under threads, so
+    the thread tests run each *request* under one lock: sequences of requests (read, then conditional
+    write) still interleave freely, which is the race the code under test must survive."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return call
+
+
+class CountingClient:
+    """Counts DynamoDB requests by operation name: the round-trip budget of each call is part of the API."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: Counter[str] = Counter()
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name.startswith("_") or name == "exceptions":
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def table(dynamodb: Any, clock: ManualClock) -> StateTable:
+    return StateTable.create_for_tests(dynamodb, clock)
+
+
+@pytest.fixture
+def counting(dynamodb: Any, clock: ManualClock) -> tuple[StateTable, CountingClient]:
+    StateTable.create_table(dynamodb, "counted")
+    client = CountingClient(dynamodb)
+    return StateTable("counted", dynamodb_client=client, clock=clock), client
+
+
+@pytest.fixture
+def threaded_table(dynamodb: Any, clock: ManualClock) -> StateTable:
+    StateTable.create_table(dynamodb, "threaded")
+    return StateTable("threaded", dynamodb_client=SerializedClient(dynamodb), clock=clock)
+
+
+def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Start ``count`` threads that call ``work(i)`` together (behind a barrier); results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def body(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except Exception as exc:  # the test inspects what each thread got
+            results[index] = exc
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

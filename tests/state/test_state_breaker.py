@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import pytest
+from email2chat.clock import ManualClock
+from email2chat.errors import BreakerOpen
+from email2chat.state.breaker import BreakerPermit, BreakerState, CircuitBreaker
+from email2chat.state.table import StateTable
+
+from .conftest import CountingClient, run_concurrently
+
+Transitions = list[tuple[BreakerState, BreakerState]]
+
+
+def make(
+    table: StateTable,
+    transitions: Transitions | None = None,
+    *,
+    name: str = "genesys-initiate",
+    **overrides: int,
+) -> CircuitBreaker:
+    settings = {"failure_threshold": 3, "window_s": 60, "open_s": 30, "probe_lease_s": 20} | overrides
+    on_transition = None if transitions is None else lambda a, b: transitions.append((a, b))
+    return CircuitBreaker(table, name=name, on_transition=on_transition, **settings)
+
+
+def fail(breaker: CircuitBreaker, times: int, caller: str = "lambda") -> None:
+    for i in range(times):
+        breaker.record_failure(breaker.before_call(f"{caller}-{i}"))
+
+
+def open_breaker(breaker: CircuitBreaker) -> None:
+    fail(breaker, breaker.failure_threshold)
+    assert breaker.state() is BreakerState.OPEN
+
+
+def test_closed_breaker_permits_ordinary_calls(table: StateTable) -> None:
+    permit = make(table).before_call("exec-1")
+    assert permit == BreakerPermit(is_probe=False, holder="exec-1")
+
+
+def test_threshold_failures_within_the_window_open_it(table: StateTable, clock: ManualClock) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    fail(breaker, 2)
+    clock.advance(59)
+    assert breaker.state() is BreakerState.CLOSED
+    fail(breaker, 1)
+    assert breaker.state() is BreakerState.OPEN
+    assert transitions == [(BreakerState.CLOSED, BreakerState.OPEN)]
+    with pytest.raises(BreakerOpen) as refused:
+        breaker.before_call("exec-x")
+    assert refused.value.retry_after == pytest.approx(30)
+
+
+def test_failures_spread_over_more_than_the_window_do_not_open_it(
+    table: StateTable, clock: ManualClock
+) -> None:
+    breaker = make(table)
+    for _ in range(6):
+        fail(breaker, 1)
+        clock.advance(31)  # at most 2 failures in any 60 s window starting at a failure
+    assert breaker.state() is BreakerState.CLOSED
+
+
+def test_ordinary_success_does_not_reset_the_count(table: StateTable) -> None:
+    breaker = make(table)
+    fail(breaker, 2)
+    breaker.record_success(breaker.before_call("ok"))
+    fail(breaker, 1)
+    assert breaker.state() is BreakerState.OPEN
+
+
+def test_after_open_s_exactly_one_caller_probes(table: StateTable, clock: ManualClock) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(29.9)
+    with pytest.raises(BreakerOpen):
+        breaker.before_call("early")
+    clock.advance(0.1)
+    assert breaker.state() is BreakerState.HALF_OPEN
+    probe = breaker.before_call("prober")
+    assert probe.is_probe
+    with pytest.raises(BreakerOpen) as refused:
+        breaker.before_call("other")
+    assert refused.value.retry_after == pytest.approx(20)
+    assert breaker.before_call("prober").is_probe  # a retried step keeps its probe
+    assert transitions[-1] == (BreakerState.OPEN, BreakerState.HALF_OPEN)
+
+
+def test_probe_success_closes_and_clears_the_count(table: StateTable, clock: ManualClock) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(30)
+    breaker.record_success(breaker.before_call("prober"))
+    assert breaker.state() is BreakerState.CLOSED
+    assert transitions[-1] == (BreakerState.HALF_OPEN, BreakerState.CLOSED)
+    fail(breaker, 2)  # a fresh count: 2 < 3
+    assert breaker.state() is BreakerState.CLOSED
+    assert not breaker.before_call("next").is_probe
+
+
+def test_probe_failure_reopens_for_a_new_period(table: StateTable, clock: ManualClock) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(30)
+    breaker.record_failure(breaker.before_call("prober"))
+    assert transitions[-1] == (BreakerState.HALF_OPEN, BreakerState.OPEN)
+    clock.advance(29)
+    with pytest.raises(BreakerOpen):
+        breaker.before_call("another")
+    clock.advance(1)
+    assert breaker.before_call("another").is_probe
+
+
+def test_a_silent_probe_loses_its_lease_and_its_late_answer_is_ignored(
+    table: StateTable, clock: ManualClock
+) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(30)
+    stale = breaker.before_call("crashed")
+    clock.advance(20)  # probe_lease_s
+    fresh = breaker.before_call("successor")
+    assert fresh.is_probe
+    breaker.record_success(stale)  # the old probe's late answer must not decide
+    assert breaker.state() is BreakerState.HALF_OPEN
+    breaker.record_failure(fresh)
+    assert breaker.state() is BreakerState.OPEN
+
+
+def test_late_failures_while_open_do_not_retrip_or_notify(table: StateTable) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    permits = [breaker.before_call(f"in-flight-{i}") for i in range(6)]
+    for permit in permits:  # calls admitted while closed, all failing
+        breaker.record_failure(permit)
+    assert transitions == [(BreakerState.CLOSED, BreakerState.OPEN)]
+
+
+def test_many_concurrent_callers_elect_exactly_one_probe(
+    threaded_table: StateTable, clock: ManualClock
+) -> None:
+    breaker = make(threaded_table)
+    for round_ in range(5):
+        open_breaker(breaker)
+        clock.advance(30)
+        results = run_concurrently(16, lambda i, r=round_: breaker.before_call(f"r{r}-caller-{i}"))
+        probes = [r for r in results if isinstance(r, BreakerPermit)]
+        assert len(probes) == 1, results
+        assert probes[0].is_probe
+        assert all(isinstance(r, BreakerOpen) for r in results if r is not probes[0])
+        breaker.record_success(probes[0])
+        assert breaker.state() is BreakerState.CLOSED
+
+
+def test_concurrent_failures_are_all_counted_and_trip_once(threaded_table: StateTable) -> None:
+    transitions: Transitions = []
+    breaker = make(threaded_table, transitions, failure_threshold=1000)
+    permits = [breaker.before_call(f"c{i}") for i in range(24)]
+    run_concurrently(24, lambda i: breaker.record_failure(permits[i]))
+    item = threaded_table.get("BREAKER#genesys-initiate", "STATE")
+    assert item is not None
+    assert item["failures"] == 24  # atomic ADD: no lost update
+
+    tripping = make(threaded_table, transitions, name="other", failure_threshold=5)
+    permits = [tripping.before_call(f"d{i}") for i in range(12)]
+    run_concurrently(12, lambda i: tripping.record_failure(permits[i]))
+    assert transitions == [(BreakerState.CLOSED, BreakerState.OPEN)]
+
+
+def test_round_trips(counting: tuple[StateTable, CountingClient], clock: ManualClock) -> None:
+    table, client = counting
+    breaker = make(table)
+    permit = breaker.before_call("a")
+    assert client.total() == 1
+    client.reset()
+    breaker.record_success(permit)
+    assert client.total() == 0
+    breaker.record_failure(permit)  # starts a window: a failed ADD then a SET
+    assert client.total() == 2
+    client.reset()
+    breaker.record_failure(permit)  # inside the window: one ADD
+    assert client.total() == 1
+    client.reset()
+    breaker.record_failure(permit)  # trips: ADD + the conditional open
+    assert client.total() == 2
+    clock.advance(30)
+    client.reset()
+    probe = breaker.before_call("p")
+    assert client.total() == 2  # read + the election
+    client.reset()
+    breaker.record_success(probe)
+    assert client.total() == 1
