@@ -284,7 +284,12 @@ class GenesysClient:
         for attempt in range(self._get_retries + 1):
             try:
                 response = self._send(
-                    "POST", url, "token", headers=headers, data="grant_type=client_credentials"
+                    "POST",
+                    url,
+                    "token",
+                    headers=headers,
+                    data="grant_type=client_credentials",
+                    observe_rate_limit=False,  # the login host's budget is not the API budget
                 )
                 if response.status_code != 200:
                     raise _error_from_response(response, "token")
@@ -352,7 +357,9 @@ class GenesysClient:
         )
         self._sleep(wait)
 
-    def _send(self, method: str, url: str, endpoint: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, endpoint: str, *, observe_rate_limit: bool = True, **kwargs: Any
+    ) -> requests.Response:
         started = time.monotonic()
         try:
             response = self._session.request(method, url, timeout=self._timeout, **kwargs)
@@ -366,7 +373,8 @@ class GenesysClient:
             raise Timeout(f"{endpoint}: could not connect to {_host_of(url)} ({type(exc).__name__})") from exc
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         correlation_id = response.headers.get(CORRELATION_HEADER)
-        self._observe_rate_limit(response)
+        if observe_rate_limit:
+            self._observe_rate_limit(response)
         logger.info(
             "genesys %s %s -> %s (correlation id %s, %s ms)",
             method,
