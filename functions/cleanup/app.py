@@ -1,0 +1,12 @@
+"""Lambda handler: Cleanup state. The logic lives in ``email2chat.workflow.cleanup``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email2chat.runtime import get_runtime
+from email2chat.workflow.cleanup import cleanup
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return cleanup(event, get_runtime())

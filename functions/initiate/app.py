@@ -1,0 +1,12 @@
+"""Lambda handler: Initiate state. The logic lives in ``email2chat.workflow.initiate``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email2chat.runtime import get_runtime
+from email2chat.workflow.initiate import initiate
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return initiate(event, get_runtime())

@@ -1,0 +1,65 @@
+"""Cleanup (guide, section 4: orphaned sessions): nobody joined within the wait, so close the chat leg
+(already disconnected counts as done) and follow up by email. If the customer joined at the last moment,
+nothing is closed and the outcome is ``connected``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from email2chat import observability
+from email2chat.genesys.models import AgentlessEmail, ChatStatus
+from email2chat.workflow.case import case_of
+from email2chat.workflow.customer_email import original_email, reply_subject
+
+if TYPE_CHECKING:
+    from email2chat.runtime import Runtime
+
+TIMEOUT_CLEANUP = "timeout_cleanup"
+CONNECTED = "connected"
+
+
+def follow_up_text(conversation_id: str) -> str:
+    return (
+        "Hello,\n\n"
+        "We invited you to a chat to resolve your request faster, but it looks like now is not a good time. "
+        "No problem: we will continue by email and reply to you here.\n\n"
+        f"Your reference: conversation {conversation_id}.\n"
+    )
+
+
+def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+    case = case_of(event)
+    participant_id = str(event["initiate"]["participant_id"])
+    observability.correlate(
+        email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
+    )
+    genesys = runtime.genesys
+    conversation = genesys.get_conversation(case.conversation_id)
+    if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
+        return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
+    genesys.disconnect_participant(case.conversation_id, participant_id)
+    settings = runtime.settings
+    original = original_email(genesys, case.conversation_id, settings.fallback_from_address)
+    message_id = genesys.send_agentless_email(
+        AgentlessEmail(
+            conversation_id=case.conversation_id,
+            from_address=settings.fallback_from_address,
+            to_addresses=(original.customer_address,),
+            subject=reply_subject(original.subject, "Your request"),
+            text_body=follow_up_text(case.conversation_id),
+            reply_to_address=settings.fallback_from_address,
+        )
+    )
+    check = event.get("check") if isinstance(event.get("check"), Mapping) else {}
+    why = (
+        "push notification failed"
+        if check and check.get("status") == "notify_failed"
+        else "no answer within the wait"
+    )
+    return {
+        "outcome": TIMEOUT_CLEANUP,
+        "reason": f"{why}; chat leg closed, follow-up email sent",
+        "final": True,
+        "follow_up_message_id": message_id,
+    }

@@ -1,0 +1,63 @@
+"""Defer: Genesys cannot take the upgrade now (breaker open, limiter backlog, retries spent).
+
+The email is not lost: it goes back on the intake queue with a delay and the next attempt number (a new
+execution ``<email-key>-<attempt>``). Only an email still blocked after ``defer_retry_window_s`` keeps
+``deferred`` as its final outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from email2chat import observability
+from email2chat.errors import ConfigError
+from email2chat.workflow.case import case_of
+from email2chat.workflow.intake_messages import deferred_message
+
+if TYPE_CHECKING:
+    from email2chat.runtime import Runtime
+
+DEFERRED = "deferred"
+
+
+def defer(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+    case = case_of(event)
+    observability.correlate(
+        email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
+    )
+    settings = runtime.settings
+    now = runtime.clock.now()
+    why = _why(event)
+    elapsed = now - case.received_at
+    if elapsed + settings.defer_delay_s > settings.defer_retry_window_s:
+        return {
+            "outcome": DEFERRED,
+            "final": True,
+            "reason": f"{why}; still blocked after the {settings.defer_retry_window_s} s retry window",
+        }
+    if not settings.intake_queue_url:
+        raise ConfigError("INTAKE_QUEUE_URL is not set")
+    next_case = case.next_attempt()
+    delay = runtime.real_seconds(settings.defer_delay_s, maximum=900)
+    runtime.sqs.send_message(
+        QueueUrl=settings.intake_queue_url, MessageBody=deferred_message(next_case), DelaySeconds=delay
+    )
+    observability.emit(observability.DEFERRAL, 1, "Count")
+    return {
+        "outcome": DEFERRED,
+        "final": False,
+        "reason": f"{why}; re-queued as attempt {next_case.attempt}",
+        "next_execution": next_case.execution,
+        "retry_at": now + settings.defer_delay_s,
+    }
+
+
+def _why(event: Mapping[str, Any]) -> str:
+    error = event.get("error")
+    if isinstance(error, Mapping) and error.get("Error"):
+        return f"initiate blocked ({error['Error']})"
+    initiate = event.get("initiate")
+    if isinstance(initiate, Mapping) and initiate.get("reason"):
+        return str(initiate["reason"])
+    return "upgrade blocked"

@@ -1,0 +1,328 @@
+"""Intake: SQS batch -> parse, fetch, classify, decide; start one workflow per urgent email.
+
+Guarantees:
+- A batch reports partial failures (``batchItemFailures``): only transient failures are retried.
+- A message we cannot accept goes to the DLQ with its reason (message attribute ``reason``) and the
+  email gets the ``invalid`` outcome; a message that keeps failing does the same after
+  ``intake_max_receive_count`` receives (the queue's redrive policy is the backstop).
+- Duplicates never start a second workflow: the execution name is ``<email-key>-<attempt>``, and
+  ``ExecutionAlreadyExists`` (or the same name and input) means the email is already in hand. The
+  not-urgent path, which starts nothing, uses the intake ledger instead.
+- Not urgent: ``not_urgent`` is recorded (not final) and a delayed re-check is queued for the moment the
+  queue-wait trigger would fire; then, if the email is still unanswered, the upgrade starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from email2chat import observability
+from email2chat.errors import BadRequest, ConfigError, InvalidEmailEvent, NotFound
+from email2chat.state.cooldown import CustomerCooldown
+from email2chat.state.outcomes import Outcome, OutcomeRecord
+from email2chat.workflow.case import UpgradeCase, email_key
+from email2chat.workflow.classify import classify
+from email2chat.workflow.intake_messages import (
+    DirectEmail,
+    GenesysEmailEvent,
+    RecheckRequest,
+    email_id_hint,
+    parse_intake_message,
+    parse_iso_time,
+    recheck_message,
+)
+
+if TYPE_CHECKING:
+    from email2chat.runtime import Runtime
+
+logger = observability.logger
+
+# What the intake did with one message (returned for tests and logs).
+STARTED = "started"
+DUPLICATE = "duplicate"
+NOT_URGENT = "not_urgent"
+RECHECK_REQUEUED = "recheck_requeued"
+ANSWERED = "answered"
+INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class InboundEmail:
+    """An email ready to classify, whatever form it arrived in. Content stays in memory only."""
+
+    email_id: str
+    conversation_id: str
+    subject: str
+    text: str
+    html: str
+    customer_id: str
+    customer_key: str
+    queue_wait_minutes: float
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    source: str = "direct"
+
+
+def handle_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """The SQS event source handler body: returns ``{"batchItemFailures": [...]}``."""
+    failures: list[dict[str, str]] = []
+    for record in event.get("Records") or ():
+        message_id = str(record.get("messageId", ""))
+        try:
+            process_record(record, runtime)
+        except Exception as exc:
+            if _receive_count(record) >= runtime.settings.intake_max_receive_count:
+                try:
+                    reject(
+                        record, runtime, f"gave up after {_receive_count(record)} receives: {_describe(exc)}"
+                    )
+                    continue
+                except Exception:
+                    logger.exception(
+                        "could not move a poison message to the DLQ", extra={"sqs_id": message_id}
+                    )
+            logger.warning(
+                "intake message failed; SQS will redeliver it",
+                extra={"sqs_id": message_id, "error": _describe(exc)},
+            )
+            failures.append({"itemIdentifier": message_id})
+    return {"batchItemFailures": failures}
+
+
+def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
+    """Handle one SQS record. Raises on transient failures (the batch reports them)."""
+    body = record.get("body")
+    try:
+        message = parse_intake_message(body if isinstance(body, str) else "")
+    except InvalidEmailEvent as exc:
+        return reject(record, runtime, str(exc))
+    try:
+        if isinstance(message, DirectEmail):
+            return intake_email(_from_direct(message, runtime), runtime)
+        if isinstance(message, GenesysEmailEvent):
+            return intake_email(_from_genesys_event(message, runtime), runtime)
+        if isinstance(message, RecheckRequest):
+            return recheck(message, runtime)
+        return start_upgrade(message.case, runtime)
+    except (InvalidEmailEvent, NotFound, BadRequest) as exc:
+        return reject(record, runtime, str(exc))
+
+
+def intake_email(email: InboundEmail, runtime: Runtime) -> str:
+    now = runtime.clock.now()
+    key = email_key(email.email_id)
+    observability.correlate(email_id=email.email_id, conversation_id=email.conversation_id, execution=None)
+    if runtime.ledger.get(key) is not None:
+        # Already classified not urgent and a re-check is scheduled: this is a duplicate delivery.
+        observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
+        logger.info("duplicate intake message ignored (re-check already scheduled)")
+        return DUPLICATE
+    verdict = classify(
+        runtime,
+        subject=email.subject,
+        text=email.text,
+        html=email.html,
+        queue_wait_minutes=email.queue_wait_minutes,
+    )
+    case = UpgradeCase(
+        email_id=email.email_id,
+        conversation_id=email.conversation_id,
+        customer_id=email.customer_id,
+        customer_key=email.customer_key,
+        received_at=now,
+        decided_at=now,
+        score=verdict.score,
+        urgent_by=verdict.urgent_by or "none",
+        attributes=dict(email.attributes),
+        source=email.source,
+    )
+    logger.info("email classified", extra={"urgent": verdict.urgent, "score": round(verdict.score, 4)})
+    if verdict.urgent:
+        return start_upgrade(case, runtime)
+    return _schedule_recheck(case, email.queue_wait_minutes, verdict.reason, runtime)
+
+
+def _schedule_recheck(case: UpgradeCase, queue_wait_minutes: float, reason: str, runtime: Runtime) -> str:
+    settings = runtime.settings
+    now = runtime.clock.now()
+    due_at = now + max(0.0, settings.wait_trigger_minutes - queue_wait_minutes) * 60.0 + 1.0
+    runtime.outcomes.record(
+        OutcomeRecord(
+            email_id=case.email_id,
+            outcome=Outcome.NOT_URGENT,
+            reason=f"{reason}; re-check when the {settings.wait_trigger_minutes:g}-minute wait trigger fires",
+            conversation_id=case.conversation_id,
+            timings={"received": case.received_at, "decided": now},
+            details={"final": False, "score": case.score, "recheck_due_at": due_at},
+        )
+    )
+    _send_recheck(case, due_at, runtime)
+    runtime.ledger.claim(case.key, "recheck")
+    return NOT_URGENT
+
+
+def _send_recheck(case: UpgradeCase, due_at: float, runtime: Runtime) -> None:
+    delay = runtime.real_seconds(due_at - runtime.clock.now(), maximum=900)
+    runtime.sqs.send_message(
+        QueueUrl=_required(runtime.settings.intake_queue_url, "INTAKE_QUEUE_URL"),
+        MessageBody=recheck_message(case, due_at),
+        DelaySeconds=delay,
+    )
+
+
+def recheck(request: RecheckRequest, runtime: Runtime) -> str:
+    """The wait trigger's moment: upgrade if the email is still unanswered, else ``not_urgent`` is final."""
+    case = request.case
+    now = runtime.clock.now()
+    observability.correlate(email_id=case.email_id, conversation_id=case.conversation_id, execution=None)
+    if now < request.due_at:
+        # SQS delays are capped at 15 minutes (and the clock may be scaled): wait again for the rest.
+        _send_recheck(case, request.due_at, runtime)
+        return RECHECK_REQUEUED
+    conversation = runtime.genesys.get_conversation(case.conversation_id)
+    if conversation.end_time is not None or conversation.email_answered():
+        runtime.outcomes.record(
+            OutcomeRecord(
+                email_id=case.email_id,
+                outcome=Outcome.NOT_URGENT,
+                reason="answered by email before the wait trigger fired",
+                conversation_id=case.conversation_id,
+                timings={"received": case.received_at, "decided": case.decided_at, "finished": now},
+                details={"final": True, "score": case.score},
+            )
+        )
+        observability.emit(observability.OUTCOME, 1, "Count", outcome=Outcome.NOT_URGENT.value)
+        return ANSWERED
+    upgraded = UpgradeCase.from_dict({**case.to_dict(), "urgent_by": "wait_trigger", "decided_at": now})
+    return start_upgrade(upgraded, runtime)
+
+
+def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
+    """StartExecution named after the email (and attempt): a second delivery cannot start a second one."""
+    observability.correlate(
+        email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
+    )
+    try:
+        runtime.sfn.start_execution(
+            stateMachineArn=_required(runtime.settings.state_machine_arn, "STATE_MACHINE_ARN"),
+            name=case.execution,
+            input=json.dumps({"case": case.to_dict()}, sort_keys=True),
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
+            logger.info("duplicate intake message: the upgrade workflow already exists")
+            return DUPLICATE
+        raise
+    logger.info("upgrade workflow started", extra={"attempt": case.attempt, "urgent_by": case.urgent_by})
+    return STARTED
+
+
+def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
+    """Send the message to the DLQ with its reason and record the ``invalid`` outcome."""
+    body = record.get("body")
+    body_text = body if isinstance(body, str) and body else "<empty>"
+    message_id = str(record.get("messageId", "unknown"))
+    email_id = email_id_hint(body_text) or f"sqs-{message_id}"
+    reason = reason[:900]  # a message attribute, a record field: short and free of content
+    runtime.sqs.send_message(
+        QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
+        MessageBody=body_text,
+        MessageAttributes={
+            "reason": {"DataType": "String", "StringValue": reason},
+            "source_message_id": {"DataType": "String", "StringValue": message_id},
+            "email_id": {"DataType": "String", "StringValue": email_id},
+        },
+    )
+    now = runtime.clock.now()
+    runtime.outcomes.record(
+        OutcomeRecord(
+            email_id=email_id,
+            outcome=Outcome.INVALID,
+            reason=reason,
+            timings={"received": now, "finished": now},
+            details={"final": True, "sqs_message_id": message_id},
+        )
+    )
+    observability.emit(observability.OUTCOME, 1, "Count", outcome=Outcome.INVALID.value)
+    logger.warning("intake message rejected to the DLQ", extra={"sqs_id": message_id, "reason": reason})
+    return INVALID
+
+
+# --- the two inbound forms, normalised --------------------------------------------------------------
+
+
+def _from_direct(message: DirectEmail, runtime: Runtime) -> InboundEmail:
+    customer_ref = message.customer_email or message.customer_id or ""
+    return InboundEmail(
+        email_id=message.email_id,
+        conversation_id=message.conversation_id,
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+        customer_id=message.customer_id or CustomerCooldown.customer_key(customer_ref),
+        customer_key=CustomerCooldown.customer_key(customer_ref),
+        queue_wait_minutes=message.queue_wait_minutes,
+        attributes=dict(message.attributes),
+        source="direct",
+    )
+
+
+def _from_genesys_event(event: GenesysEmailEvent, runtime: Runtime) -> InboundEmail:
+    """The event carries no body: read the conversation and its newest inbound message from the API."""
+    genesys = runtime.genesys
+    conversation = genesys.get_conversation(event.conversation_id)
+    own_address = runtime.settings.fallback_from_address.casefold()
+    inbound = [
+        m
+        for m in genesys.list_email_messages(event.conversation_id)
+        if m.from_address and m.from_address.casefold() != own_address
+    ]
+    chosen = next((m for m in inbound if m.id == event.message_id), None) or (
+        inbound[-1] if inbound else None
+    )
+    if chosen is None:
+        raise InvalidEmailEvent(f"conversation {event.conversation_id} has no inbound email message")
+    if not (chosen.text_body or chosen.html_body):
+        chosen = genesys.get_email_message(event.conversation_id, chosen.id)
+    customer = conversation.customer()
+    if customer is None:
+        raise InvalidEmailEvent(f"conversation {event.conversation_id} has no customer participant")
+    started = parse_iso_time(conversation.start_time)
+    now = runtime.clock.now()
+    queue_wait_minutes = max(0.0, (now - started) / 60.0) if started is not None else 0.0
+    customer_ref = chosen.from_address or customer.address or customer.id
+    return InboundEmail(
+        # One customer.start per email conversation: its id is the email's id, stable across redeliveries.
+        email_id=event.conversation_id,
+        conversation_id=event.conversation_id,
+        subject=chosen.subject,
+        text=chosen.text_body,
+        html=chosen.html_body,
+        customer_id=customer.id,
+        customer_key=CustomerCooldown.customer_key(customer_ref),
+        queue_wait_minutes=queue_wait_minutes,
+        attributes=dict(customer.attributes),
+        source="genesys_event",
+    )
+
+
+def _receive_count(record: Mapping[str, Any]) -> int:
+    try:
+        return int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _required(value: str | None, variable: str) -> str:
+    if not value:
+        raise ConfigError(f"{variable} is not set")
+    return value

@@ -1,0 +1,202 @@
+"""The intake queue's message forms, parsed into types; anything else is ``InvalidEmailEvent`` with a reason.
+
+1. The Genesys EventBridge envelope of ``v2.detail.events.conversation.{id}.customer.start`` with
+   ``eventBody.mediaType == "EMAIL"`` (the body is NOT in the event: the intake fetches it).
+2. The compact direct form ``{"email_id", "conversation_id", "subject", "body" | "html",
+   "customer": {"id", "email", "name"}, "attributes": {...}, "queue_wait_minutes": 0}``.
+3. Internal forms written by this workflow: the wait-trigger re-check and the deferred retry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from email2chat.errors import InvalidEmailEvent
+from email2chat.workflow.case import UpgradeCase
+
+RECHECK_KIND = "email2chat.recheck"
+DEFERRED_KIND = "email2chat.deferred"
+CUSTOMER_START_SUFFIX = ".customer.start"
+MAX_ID_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class DirectEmail:
+    email_id: str
+    conversation_id: str
+    subject: str
+    text: str
+    html: str
+    customer_id: str | None
+    customer_email: str | None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    queue_wait_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class GenesysEmailEvent:
+    conversation_id: str
+    participant_id: str | None
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class RecheckRequest:
+    """Re-check a not-urgent email when the queue-wait trigger would fire (``due_at``, clock time)."""
+
+    case: UpgradeCase
+    due_at: float
+
+
+@dataclass(frozen=True)
+class DeferredUpgrade:
+    """An upgrade deferred by the workflow (breaker open, limiter backlog): start attempt ``case.attempt``."""
+
+    case: UpgradeCase
+
+
+IntakeMessage = DirectEmail | GenesysEmailEvent | RecheckRequest | DeferredUpgrade
+
+
+def parse_intake_message(body: str) -> IntakeMessage:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEmailEvent(f"message body is not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(data, Mapping):
+        raise InvalidEmailEvent(f"message body is a JSON {type(data).__name__}, expected an object")
+    kind = data.get("kind")
+    if kind == RECHECK_KIND:
+        return RecheckRequest(
+            case=UpgradeCase.from_dict(_mapping(data, "case")), due_at=_number(data, "due_at")
+        )
+    if kind == DEFERRED_KIND:
+        return DeferredUpgrade(case=UpgradeCase.from_dict(_mapping(data, "case")))
+    if "detail-type" in data or "detail" in data:
+        return _parse_genesys_event(data)
+    if "email_id" in data or "conversation_id" in data:
+        return _parse_direct(data)
+    raise InvalidEmailEvent("unknown message form: neither a Genesys event nor a direct email")
+
+
+def email_id_hint(body: str) -> str | None:
+    """The email id of a message we could not accept, when one can be read (for the ``invalid`` record)."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, Mapping):
+        return None
+    value = data.get("email_id")
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
+        return value
+    return None
+
+
+def recheck_message(case: UpgradeCase, due_at: float) -> str:
+    return json.dumps({"kind": RECHECK_KIND, "case": case.to_dict(), "due_at": due_at}, sort_keys=True)
+
+
+def deferred_message(case: UpgradeCase) -> str:
+    return json.dumps({"kind": DEFERRED_KIND, "case": case.to_dict()}, sort_keys=True)
+
+
+def _parse_genesys_event(data: Mapping[str, Any]) -> GenesysEmailEvent:
+    detail_type = data.get("detail-type")
+    if not isinstance(detail_type, str) or not detail_type.endswith(CUSTOMER_START_SUFFIX):
+        raise InvalidEmailEvent(f"Genesys event {detail_type!r} is not a customer.start")
+    detail = _mapping(data, "detail")
+    body = _mapping(detail, "eventBody")
+    media_type = str(body.get("mediaType", "")).upper()
+    if media_type != "EMAIL":
+        raise InvalidEmailEvent(f"customer.start with mediaType {media_type or 'missing'}, expected EMAIL")
+    conversation_id = _identifier(body, "conversationId")
+    participant_id = body.get("participantId")
+    message_id = body.get("messageId")
+    return GenesysEmailEvent(
+        conversation_id=conversation_id,
+        participant_id=str(participant_id) if participant_id else None,
+        message_id=str(message_id) if message_id else None,
+    )
+
+
+def _parse_direct(data: Mapping[str, Any]) -> DirectEmail:
+    email_id = _identifier(data, "email_id")
+    conversation_id = _identifier(data, "conversation_id")
+    subject = _text(data, "subject")
+    text = _text(data, "body")
+    html = _text(data, "html")
+    if not (subject.strip() or text.strip() or html.strip()):
+        raise InvalidEmailEvent("direct email has no subject, body or html")
+    customer = data.get("customer")
+    if not isinstance(customer, Mapping):
+        raise InvalidEmailEvent("direct email has no 'customer' object")
+    customer_id = customer.get("id")
+    customer_email = customer.get("email")
+    if not (isinstance(customer_id, str) and customer_id) and not (
+        isinstance(customer_email, str) and customer_email
+    ):
+        raise InvalidEmailEvent("direct email's customer has neither 'id' nor 'email'")
+    attributes = data.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise InvalidEmailEvent("'attributes' must be an object")
+    queue_wait = data.get("queue_wait_minutes", 0)
+    if isinstance(queue_wait, bool) or not isinstance(queue_wait, int | float) or queue_wait < 0:
+        raise InvalidEmailEvent("'queue_wait_minutes' must be a number >= 0")
+    return DirectEmail(
+        email_id=email_id,
+        conversation_id=conversation_id,
+        subject=subject,
+        text=text,
+        html=html,
+        customer_id=customer_id if isinstance(customer_id, str) and customer_id else None,
+        customer_email=customer_email if isinstance(customer_email, str) and customer_email else None,
+        # Participant attributes are strings in Genesys; structured values are kept, JSON-encoded.
+        attributes={str(k): v if isinstance(v, str) else json.dumps(v) for k, v in attributes.items()},
+        queue_wait_minutes=float(queue_wait),
+    )
+
+
+def parse_iso_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise InvalidEmailEvent(f"'{key}' must be an object")
+    return value
+
+
+def _identifier(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEmailEvent(f"'{key}' must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidEmailEvent(f"'{key}' is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidEmailEvent(f"'{key}' must be a string")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidEmailEvent(f"'{key}' must be a number")
+    return float(value)
