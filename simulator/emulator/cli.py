@@ -81,12 +81,12 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
     stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    # Both signals set the event explicitly: a background job may have inherited SIGINT as ignored.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: stopped.set())
     try:
         while not stopped.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         emulator.stop()
         print("emulator stopped", flush=True)
