@@ -1,0 +1,160 @@
+"""Static checks of the state machine definition (cfn-lint and sam validate do not look inside the ASL)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import pytest
+from email2chat import errors
+from email2chat.state.outcomes import Outcome
+
+ROOT = Path(__file__).resolve().parents[1]
+ASL_PATH = ROOT / "statemachine" / "upgrade.asl.json"
+PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+GUIDE_STATES = (
+    "CollisionCheck",
+    "Initiate",
+    "Notify",
+    "AwaitAnswer",
+    "CheckStatus",
+    "Fallback",
+    "Cleanup",
+    "Defer",
+    "RecordOutcome",
+)
+
+
+def _definition() -> dict[str, Any]:
+    text = ASL_PATH.read_text()
+    # Numeric substitutions sit unquoted (SAM replaces them before parsing); ARNs sit inside strings.
+    text = PLACEHOLDER.sub(lambda m: m.group(0) if m.group(1).endswith("Arn") else "7", text)
+    return json.loads(text)
+
+
+@pytest.fixture(scope="module")
+def states() -> dict[str, dict[str, Any]]:
+    return _definition()["States"]
+
+
+def _edges(state: dict[str, Any]) -> list[str]:
+    targets = [state["Next"]] if "Next" in state else []
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    if "Default" in state:
+        targets.append(state["Default"])
+    targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return targets
+
+
+def _reachable(states: dict[str, dict[str, Any]], start: str, *, without: str | None = None) -> set[str]:
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        for target in _edges(states[queue.popleft()]):
+            if target != without and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def _is_terminal(state: dict[str, Any]) -> bool:
+    return state["Type"] in {"Succeed", "Fail"} or state.get("End") is True
+
+
+def test_every_transition_target_exists(states: dict[str, dict[str, Any]]) -> None:
+    missing = {(name, t) for name, state in states.items() for t in _edges(state) if t not in states}
+    assert not missing
+
+
+def test_every_state_is_reachable_from_start() -> None:
+    definition = _definition()
+    assert set(definition["States"]) == _reachable(definition["States"], definition["StartAt"])
+
+
+def test_every_task_has_retry_and_catch(states: dict[str, dict[str, Any]]) -> None:
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert set(GUIDE_STATES) <= set(tasks)
+    assert all(s.get("Retry") or s.get("Catch") for s in tasks.values())
+    # Every step that can fail is also caught, so no path ends without RecordOutcome.
+    assert all(s.get("Catch") for s in tasks.values())
+
+
+def test_no_terminal_state_is_reachable_without_record_outcome() -> None:
+    definition = _definition()
+    states = definition["States"]
+    around = _reachable(states, definition["StartAt"], without="RecordOutcome")
+    assert not [name for name in around if _is_terminal(states[name])]
+    # and RecordOutcome itself leads only to terminal states
+    assert all(_is_terminal(states[t]) for t in _edges(states["RecordOutcome"]))
+
+
+def test_only_record_outcome_reaches_the_end(states: dict[str, dict[str, Any]]) -> None:
+    predecessors = {name for name, s in states.items() for t in _edges(s) if _is_terminal(states[t])}
+    assert predecessors == {"RecordOutcome"}
+
+
+def test_error_names_are_our_typed_errors_or_states_errors(states: dict[str, dict[str, Any]]) -> None:
+    names = {
+        error
+        for state in states.values()
+        for rule in state.get("Retry", []) + state.get("Catch", [])
+        for error in rule["ErrorEquals"]
+    }
+    ours = {n for n in names if not n.startswith(("States.", "Lambda."))}
+    assert ours, "the state machine should retry/catch our typed errors"
+    for name in ours:
+        assert isinstance(getattr(errors, name, None), type), name
+        assert issubclass(getattr(errors, name), errors.Email2ChatError)
+
+
+def test_outcomes_set_by_pass_states_are_the_eight_names(states: dict[str, dict[str, Any]]) -> None:
+    set_by_pass = {
+        s["Result"]["outcome"] for s in states.values() if s["Type"] == "Pass" and "outcome" in s["Result"]
+    }
+    assert set_by_pass <= {o.value for o in Outcome}
+    assert {"collision_skipped", "cooldown_skipped", "connected"} <= set_by_pass
+
+
+def test_timings_are_substitutions() -> None:
+    text = ASL_PATH.read_text()
+    used = set(PLACEHOLDER.findall(text))
+    assert {"AwaitAnswerTimeoutSeconds", "RetryIntervalSeconds", "RateLimitMaxAttempts"} <= used
+    raw = json.loads(PLACEHOLDER.sub(lambda m: m.group(0) if m.group(1).endswith("Arn") else "0", text))
+    initiate_retry = {tuple(r["ErrorEquals"]): r for r in raw["States"]["Initiate"]["Retry"]}
+    assert ("RateLimited",) in initiate_retry
+    assert (
+        '"IntervalSeconds": ${RetryIntervalSeconds},\n          "MaxAttempts": ${RateLimitMaxAttempts}'
+        in text
+    )
+
+
+def test_await_answer_waits_for_a_task_token_and_times_out_to_check_status(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    await_answer = states["AwaitAnswer"]
+    assert await_answer["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert await_answer["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert "TimeoutSeconds" in await_answer
+    timeout_catch = [c for c in await_answer["Catch"] if "States.Timeout" in c["ErrorEquals"]]
+    assert timeout_catch
+    assert timeout_catch[0]["Next"] == "CheckStatus"
+    # moto does not match States.HeartbeatTimeout; no heartbeat is configured.
+    assert "HeartbeatSeconds" not in await_answer
+
+
+def test_throttled_initiate_waits_in_the_workflow(states: dict[str, dict[str, Any]]) -> None:
+    choice = states["InitiateResultChoice"]
+    throttled = next(c for c in choice["Choices"] if c.get("StringEquals") == "throttled")
+    wait = states[throttled["Next"]]
+    assert wait["Type"] == "Wait"
+    assert wait["SecondsPath"] == "$.initiate.wait_seconds"
+    assert wait["Next"] == "Initiate"
+
+
+def test_breaker_open_defers(states: dict[str, dict[str, Any]]) -> None:
+    deferring = [c for c in states["Initiate"]["Catch"] if "BreakerOpen" in c["ErrorEquals"]]
+    assert deferring
+    assert deferring[0]["Next"] == "Defer"
