@@ -134,6 +134,7 @@ class GenesysClient:
         secrets_client: Any | None = None,
         clock: Clock | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rate_limit_observer: RateLimitObserver | None = None,
     ) -> GenesysClient:
         """Build the client from validated settings (the composition root of each handler calls this).
 
@@ -159,6 +160,7 @@ class GenesysClient:
             read_timeout_s=settings.genesys_read_timeout_s,
             get_retries=settings.genesys_get_retries,
             sleep=sleep,
+            rate_limit_observer=rate_limit_observer,
         )
 
     # --- GenesysPort ------------------------------------------------------------------------------
