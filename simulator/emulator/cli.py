@@ -53,17 +53,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         autotick_interval_s=0.2,  # real time: customers and agents act on their own
     )
-    try:
-        base_url = emulator.start()
-    except OSError as exc:
-        print(f"email2chat emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    print(f"Genesys Cloud emulator listening on {base_url}", flush=True)
-    print(
-        f"  GENESYS_BASE_URL={base_url} GENESYS_CLIENT_ID={args.client_id} GENESYS_CLIENT_SECRET=...",
-        flush=True,
-    )
-    if args.demo:
+    if args.demo:  # seeded before the URL is printed, so whoever reads the URL can read the conversation
         emulator.seed_email_conversation(
             DEMO_CONVERSATION_ID,
             subject="My card was charged twice, please help urgently",
@@ -74,16 +64,26 @@ def run(args: argparse.Namespace) -> int:
             attributes={"Account_ID": "A-1001", "Product_Type": "card"},
             queue_wait_s=120,
         )
-        print(f"  demo conversation: {DEMO_CONVERSATION_ID}", flush=True)
-        print(
-            f"  try: curl -s -u {args.client_id}:{args.client_secret} -d grant_type=client_credentials "
-            f"{base_url}/oauth/token",
-            flush=True,
-        )
     stopped = threading.Event()
     # Both signals set the event explicitly: a background job may have inherited SIGINT as ignored.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: stopped.set())
+    try:
+        base_url = emulator.start()
+    except OSError as exc:
+        print(f"email2chat emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    lines = [
+        f"Genesys Cloud emulator listening on {base_url}",
+        f"  GENESYS_BASE_URL={base_url} GENESYS_CLIENT_ID={args.client_id} GENESYS_CLIENT_SECRET=...",
+    ]
+    if args.demo:
+        lines += [
+            f"  demo conversation: {DEMO_CONVERSATION_ID}",
+            f"  try: curl -s -u {args.client_id}:{args.client_secret} -d grant_type=client_credentials "
+            f"{base_url}/oauth/token",
+        ]
+    print("\n".join(lines), flush=True)
     try:
         while not stopped.wait(0.5):
             pass

@@ -32,9 +32,9 @@ def test_the_emulator_command_serves_a_token_and_the_demo_conversation() -> None
     )
     try:
         assert process.stdout is not None
-        first_line = process.stdout.readline()
-        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first_line)
-        assert match, first_line
+        banner = [process.stdout.readline() for _ in range(4)]  # URL, environment, demo id, curl hint
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", banner[0])
+        assert match, banner
         base_url = match.group(1)
 
         token = json.loads(
@@ -76,5 +76,6 @@ def test_the_emulator_command_serves_a_token_and_the_demo_conversation() -> None
     assert "inin-ratelimit-allowed: 50" in headers.lower()
     assert conversation["id"] == DEMO_CONVERSATION_ID
     assert [p["purpose"] for p in conversation["participants"]] == ["customer", "acd"]
-    assert DEMO_CONVERSATION_ID in output
+    assert DEMO_CONVERSATION_ID in banner[2]
+    assert "emulator stopped" in output
     assert process.returncode == 0
