@@ -38,6 +38,8 @@ PUSH = PushNotification("customer-42", "Chat?", "Tap here", "https://gcs.genesys
         (500, ServerError, "internal.server.error"),
         (503, ServerError, "service.unavailable"),
         (504, ServerError, "request.timeout"),
+        (408, Timeout, "error"),  # no Genesys code documented: the emulator's generic one
+        (422, BadRequest, "error"),  # any other 4xx: the request itself is at fault
     ],
 )
 def test_every_error_status_maps_to_its_type_with_code_and_correlation_id(
@@ -195,7 +197,7 @@ def test_an_unreachable_host_raises_timeout(clock: ManualClock) -> None:
         base_url = stopped.base_url  # a port nobody listens on once stopped
     client = GenesysClient(base_url, base_url, CREDENTIALS, clock=clock, get_retries=0, connect_timeout_s=0.5)
 
-    with pytest.raises(Timeout, match="could not connect"):
+    with pytest.raises(Timeout, match=r"connection to 127\.0\.0\.1:\d+ failed"):
         client.get_conversation(CONVERSATION_ID)
 
 
@@ -226,3 +228,43 @@ def test_every_call_logs_its_correlation_id(
     for entry in emulator.request_log():
         assert entry["correlation_id"] in logged
     assert "jane@example.com" not in caplog.text  # no customer address in clear
+
+
+def test_a_dropped_connection_raises_timeout_not_a_requests_error(
+    emulator: GenesysEmulator, make_client: Callable[..., GenesysClient], clock: ManualClock
+) -> None:
+    seed(emulator)
+    emulator.timeout_hold_s = 0.05  # the emulator hangs up before the client's read timeout
+    emulator.set_fault("initiate_chat", outage_until=clock.now() + 60, outage_mode="timeout")
+
+    with pytest.raises(Timeout, match="dropped before an answer"):
+        make_client(read_timeout_s=2.0).initiate_chat(InitiateChatRequest(CONVERSATION_ID, CONVERSATION_ID))
+
+
+def test_the_token_endpoint_answering_429_is_retried_then_surfaces(
+    emulator: GenesysEmulator, make_client: Callable[..., GenesysClient], sleeper: SleepRecorder
+) -> None:
+    seed(emulator)
+    emulator.set_fault("token", error_rate=1.0, error_status=429)
+
+    with pytest.raises(RateLimited) as raised:
+        make_client(get_retries=2).get_conversation(CONVERSATION_ID)
+
+    assert raised.value.retry_after == 1
+    assert sleeper.waits == [1, 1]  # fetching a token changes nothing, so it is retried like a GET
+    assert len(api_requests(emulator, "token")) == 3
+    assert api_requests(emulator, "get_conversation") == []
+
+
+def test_a_refused_disconnect_of_a_live_leg_is_an_error(
+    emulator: GenesysEmulator, client: GenesysClient
+) -> None:
+    seed(emulator)
+    session = client.initiate_chat(InitiateChatRequest(CONVERSATION_ID, CONVERSATION_ID))
+    emulator.set_fault("disconnect_participant", error_rate=1.0, error_status=400)
+
+    with pytest.raises(BadRequest):
+        client.disconnect_participant(CONVERSATION_ID, session.participant_id)
+
+    [leg] = emulator.chat_legs(CONVERSATION_ID)
+    assert leg["state"] == "alerting"  # read back: still live, so the refusal is not "already done"

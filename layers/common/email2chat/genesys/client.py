@@ -372,7 +372,10 @@ class GenesysClient:
             ) from exc
         except requests.ConnectionError as exc:
             logger.warning("genesys connection failed", extra={"endpoint": endpoint, "method": method})
-            raise Timeout(f"{endpoint}: could not connect to {_host_of(url)} ({type(exc).__name__})") from exc
+            raise Timeout(
+                f"{endpoint}: connection to {_host_of(url)} failed or dropped before an answer "
+                f"({type(exc).__name__})"
+            ) from exc
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         correlation_id = response.headers.get(CORRELATION_HEADER)
         if observe_rate_limit:
