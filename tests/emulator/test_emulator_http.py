@@ -244,7 +244,7 @@ def test_a_timeout_outage_holds_the_connection_without_answering(
 def test_added_latency_delays_the_answer_and_faults_can_be_cleared(emulator: GenesysEmulator) -> None:
     seed(emulator)
     api = Api(emulator)
-    emulator.set_fault("get_conversation", latency_s=0.3)
+    emulator.set_fault("get_conversation", latency_s=0.5)
     path = f"/api/v2/conversations/{CONVERSATION_ID}"
 
     started = time.monotonic()
@@ -256,8 +256,8 @@ def test_added_latency_delays_the_answer_and_faults_can_be_cleared(emulator: Gen
     fast_s = time.monotonic() - started
 
     assert slow.status_code == 200
-    assert slow_s >= 0.3
-    assert fast_s < 0.3
+    assert slow_s >= 0.5
+    assert fast_s < 0.5  # generous: the machine is shared
 
 
 def test_an_injected_fault_on_an_unknown_endpoint_is_refused(emulator: GenesysEmulator) -> None:
