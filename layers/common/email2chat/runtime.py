@@ -135,18 +135,29 @@ def build_runtime(
     dynamodb = dynamodb_client or session.client("dynamodb")
     sqs = sqs_client or session.client("sqs")
     sfn = sfn_client or session.client("stepfunctions")
+    table = StateTable(
+        settings.state_table_name, dynamodb_client=dynamodb, clock=clock, ttl_days=settings.record_ttl_days
+    )
+    limiter = FleetRateLimiter(
+        table,
+        base_rate=settings.limiter_base_rate,
+        max_rate=settings.limiter_max_rate,
+        burst=settings.limiter_burst,
+        on_rate_change=_limiter_rate_metric,
+    )
     if genesys is None:
         from email2chat.genesys.client import GenesysClient
 
         if secrets_client is None and settings.genesys_secret_arn:
             secrets_client = (session or _default_session()).client("secretsmanager")
         genesys = GenesysClient.from_settings(
-            settings, secrets_client=secrets_client, clock=clock, sleep=sleep
+            settings,
+            secrets_client=secrets_client,
+            clock=clock,
+            sleep=sleep,
+            # The inin-ratelimit-* headers of every answer let the limiter slow down before a 429.
+            rate_limit_observer=limiter.record_headers,
         )
-
-    table = StateTable(
-        settings.state_table_name, dynamodb_client=dynamodb, clock=clock, ttl_days=settings.record_ttl_days
-    )
     runtime = Runtime(
         settings=settings,
         clock=clock,
@@ -164,13 +175,7 @@ def build_runtime(
             probe_lease_s=settings.breaker_probe_lease_s,
             on_transition=_breaker_transition_metric,
         ),
-        limiter=FleetRateLimiter(
-            table,
-            base_rate=settings.limiter_base_rate,
-            max_rate=settings.limiter_max_rate,
-            burst=settings.limiter_burst,
-            on_rate_change=_limiter_rate_metric,
-        ),
+        limiter=limiter,
         cooldown=CustomerCooldown(table, window_s=settings.cooldown_hours * 3600.0),
         outcomes=OutcomeStore(table),
         ledger=IntakeLedger(table),

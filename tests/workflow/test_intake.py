@@ -1,0 +1,214 @@
+"""Intake: message forms, invalid messages to the DLQ with a reason, duplicates, not-urgent re-checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from email2chat.state.outcomes import Outcome
+from email2chat.workflow.case import email_key, execution_name
+from email2chat.workflow.intake import handle_batch, process_record
+
+from .conftest import World
+
+
+def test_urgent_direct_email_starts_one_workflow_named_after_the_email(world: World) -> None:
+    world.seed("conv-1")
+    result = handle_batch(
+        {"Records": [world.sqs_record(world.direct_message("email-1", "conv-1"))]}, world.runtime
+    )
+
+    assert result == {"batchItemFailures": []}
+    assert [e["name"] for e in world.executions()] == ["email-1-1"]
+    case = world.execution_input("email-1-1")["case"]
+    assert case["conversation_id"] == "conv-1"
+    assert case["urgent_by"] == "score"
+    assert case["execution"] == "email-1-1"
+    assert case["attributes"] == {"Account_ID": "A-1", "Product_Type": "card"}
+    # no body and no customer address in the execution input (it is visible in the console)
+    serialized = json.dumps(case)
+    assert "blocked" not in serialized
+    assert "@customer.example" not in serialized
+
+
+def test_genesys_event_fetches_the_email_and_uses_the_conversation_id(world: World) -> None:
+    world.seed("conv-2", queue_wait_s=60)
+    event = world.emulator.email_started_event("conv-2")
+
+    assert process_record(world.sqs_record(event), world.runtime) == "started"
+
+    case = world.execution_input("conv-2-1")["case"]
+    assert case["email_id"] == "conv-2"
+    assert case["source"] == "genesys_event"
+    assert case["attributes"] == {"Account_ID": "A-1", "Product_Type": "card"}
+    fetched = {r["endpoint"] for r in world.emulator.request_log()}
+    assert {"get_conversation", "list_messages"} <= fetched
+
+
+def test_the_same_message_three_times_starts_one_workflow(world: World) -> None:
+    world.seed("conv-3")
+    body = world.direct_message("email-3", "conv-3")
+    results = [process_record(world.sqs_record(body, message_id=f"m{i}"), world.runtime) for i in range(3)]
+    world.clock.advance(5)  # a later redelivery has a different received time: still the same workflow
+    results.append(process_record(world.sqs_record(body, message_id="m4"), world.runtime))
+
+    # Same name and same input: StartExecution is idempotent and answers the existing execution (as AWS
+    # does); a different input under the same name is ExecutionAlreadyExists. Either way, one workflow.
+    assert results[0] == "started"
+    assert results[-1] == "duplicate"
+    assert len(world.executions()) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason_part"),
+    [
+        ("not json {", "not JSON"),
+        ("[1, 2]", "expected an object"),
+        ({"hello": "world"}, "unknown message form"),
+        ({"email_id": "e-9", "conversation_id": "c-9", "subject": "hi"}, "customer"),
+        (
+            {"email_id": "e-9", "conversation_id": "", "subject": "hi", "customer": {"id": "x"}},
+            "conversation_id",
+        ),
+        (
+            {
+                "detail-type": "v2.detail.events.conversation.{id}.customer.start",
+                "detail": {"eventBody": {"conversationId": "c", "mediaType": "CHAT"}},
+            },
+            "mediaType CHAT",
+        ),
+    ],
+)
+def test_malformed_messages_go_to_the_dlq_with_their_reason(
+    world: World, body: object, reason_part: str
+) -> None:
+    result = handle_batch({"Records": [world.sqs_record(body, message_id="bad-1")]}, world.runtime)
+
+    assert result == {"batchItemFailures": []}  # not retried: it will never get better
+    dead = world.drain(world.dlq_url)
+    assert len(dead) == 1
+    reason = dead[0]["MessageAttributes"]["reason"]["StringValue"]
+    assert reason_part in reason
+    assert dead[0]["MessageAttributes"]["source_message_id"]["StringValue"] == "bad-1"
+    records = world.runtime.outcomes.scan_all()
+    assert [r.outcome for r in records] == [Outcome.INVALID]
+    assert records[0].reason == reason
+    assert world.executions() == []
+
+
+def test_an_event_for_an_unknown_conversation_is_invalid(world: World) -> None:
+    world.seed("conv-4")
+    event = world.emulator.email_started_event("conv-4")
+    event["detail"]["eventBody"]["conversationId"] = "conv-missing"
+
+    assert process_record(world.sqs_record(event), world.runtime) == "invalid"
+    assert world.runtime.outcomes.get("sqs-m-1") is not None
+
+
+def test_transient_failures_are_reported_per_item_then_dead_lettered(world: World) -> None:
+    world.seed("conv-5")
+    world.emulator.set_fault("get_conversation", outage_until=world.clock.now() + 3600)
+    good = world.sqs_record(world.direct_message("email-ok", "conv-5"), message_id="ok")
+    flaky = world.sqs_record(world.emulator.email_started_event("conv-5"), message_id="flaky")
+
+    result = handle_batch({"Records": [good, flaky]}, world.runtime)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "flaky"}]}
+    assert [e["name"] for e in world.executions()] == ["email-ok-1"]
+    assert world.drain(world.dlq_url) == []
+
+    limit = world.runtime.settings.intake_max_receive_count
+    poison = world.sqs_record(
+        world.emulator.email_started_event("conv-5"), message_id="flaky", receive_count=limit
+    )
+    assert handle_batch({"Records": [poison]}, world.runtime) == {"batchItemFailures": []}
+    dead = world.drain(world.dlq_url)
+    assert len(dead) == 1
+    assert "gave up after 5 receives: ServerError" in dead[0]["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_not_urgent_records_not_urgent_and_schedules_one_recheck(world: World) -> None:
+    world.seed("conv-6", subject="Question", text_body="When do you open?")
+    body = world.direct_message("email-6", "conv-6", subject="Question", body="When do you open?")
+    body["queue_wait_minutes"] = 5
+
+    assert process_record(world.sqs_record(body), world.runtime) == "not_urgent"
+    assert process_record(world.sqs_record(body, message_id="dup"), world.runtime) == "duplicate"
+
+    record = world.runtime.outcomes.get("email-6")
+    assert record is not None
+    assert record.outcome == Outcome.NOT_URGENT
+    assert record.details["final"] is False
+    assert world.executions() == []
+    rechecks = world.sqs.sent_to(world.intake_queue_url)
+    assert len(rechecks) == 1  # the duplicate did not schedule a second one
+    assert rechecks[0]["DelaySeconds"] == 601
+    recheck = json.loads(rechecks[0]["MessageBody"])
+    assert recheck["kind"] == "email2chat.recheck"
+    # waited 5 of the 15 minutes: the trigger fires 10 minutes (+1 s) from now
+    assert recheck["due_at"] == pytest.approx(world.clock.now() + 601)
+
+
+def test_recheck_upgrades_an_unanswered_email_when_the_wait_trigger_fires(world: World) -> None:
+    world.seed("conv-7", subject="Question", text_body="When do you open?")
+    body = world.direct_message("email-7", "conv-7", subject="Question", body="When do you open?")
+    process_record(world.sqs_record(body), world.runtime)
+    first = world.sqs.sent_to(world.intake_queue_url)[0]
+    assert first["DelaySeconds"] == 900  # SQS's maximum; the trigger is 15 min + 1 s away
+    recheck_body = first["MessageBody"]
+
+    world.clock.advance(300)  # early (SQS delays cap at 15 minutes; a scaled clock may run ahead or behind)
+    assert process_record(world.sqs_record(recheck_body), world.runtime) == "recheck_requeued"
+    again = world.sqs.sent_to(world.intake_queue_url)[1]
+    assert again["DelaySeconds"] == 601
+
+    world.clock.advance(700)
+    assert process_record(world.sqs_record(recheck_body), world.runtime) == "started"
+    case = world.execution_input(execution_name(email_key("email-7"), 1))["case"]
+    assert case["urgent_by"] == "wait_trigger"
+
+
+def test_recheck_of_an_answered_email_is_final_not_urgent(world: World) -> None:
+    world.seed("conv-8", subject="Question", text_body="When do you open?")
+    body = world.direct_message("email-8", "conv-8", subject="Question", body="When do you open?")
+    process_record(world.sqs_record(body), world.runtime)
+    recheck_body = world.sqs.sent_to(world.intake_queue_url)[0]["MessageBody"]
+    world.emulator.answer_email("conv-8")
+    world.clock.advance(15 * 60 + 5)
+
+    assert process_record(world.sqs_record(recheck_body), world.runtime) == "answered"
+    record = world.runtime.outcomes.get("email-8")
+    assert record is not None
+    assert record.outcome == Outcome.NOT_URGENT
+    assert record.details["final"] is True
+    assert world.executions() == []
+
+
+def test_a_long_waiting_customer_is_urgent_by_the_wait_trigger(world: World) -> None:
+    world.seed("conv-9", subject="Question", text_body="When do you open?")
+    body = world.direct_message("email-9", "conv-9", subject="Question", body="When do you open?")
+    body["queue_wait_minutes"] = 16
+
+    assert process_record(world.sqs_record(body), world.runtime) == "started"
+    assert world.execution_input("email-9-1")["case"]["urgent_by"] == "wait_trigger"
+
+
+def test_deferred_message_starts_the_next_attempt(world: World) -> None:
+    from email2chat.workflow.case import UpgradeCase
+    from email2chat.workflow.intake_messages import deferred_message
+
+    case = UpgradeCase(email_id="email-10", conversation_id="conv-10", customer_id="c", customer_key="k")
+    body = deferred_message(case.next_attempt())
+
+    assert process_record(world.sqs_record(body), world.runtime) == "started"
+    process_record(world.sqs_record(body), world.runtime)  # redelivered: StartExecution is idempotent
+    assert [e["name"] for e in world.executions()] == ["email-10-2"]
+
+
+def test_long_or_unsafe_email_ids_make_valid_execution_names() -> None:
+    key = email_key("<CAF=abc+123@mail.example.com>" * 5)
+    name = execution_name(key, 12)
+    assert len(name) <= 80
+    assert all(c.isalnum() or c in "-_" for c in name)
+    assert email_key("<CAF=abc+123@mail.example.com>") != email_key("<CAF=abc+124@mail.example.com>")
+    assert email_key("plain-id_1") == "plain-id_1"

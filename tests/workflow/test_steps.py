@@ -1,0 +1,447 @@
+"""The state machine's steps, called directly with moto, the emulator (real HTTP) and a manual clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from email2chat.errors import BreakerOpen, LockHeld, RateLimited, ServerError, Timeout
+from email2chat.state.breaker import BreakerState
+from email2chat.state.outcomes import Outcome
+from email2chat.workflow.await_answer import await_answer
+from email2chat.workflow.check_status import check_status
+from email2chat.workflow.cleanup import cleanup
+from email2chat.workflow.collision import collision_check
+from email2chat.workflow.defer import defer
+from email2chat.workflow.fallback import fallback
+from email2chat.workflow.initiate import initiate
+from email2chat.workflow.notify import notify
+from email2chat.workflow.record_outcome import record_outcome
+from email2chat.workflow.status_events import handle_status_event
+
+from .conftest import RecordingSfn, World
+
+StartCase = Callable[..., dict[str, Any]]
+
+
+def _until_initiated(
+    world: World, start_case: StartCase, conversation_id: str, **seed: Any
+) -> dict[str, Any]:
+    state = start_case(conversation_id, **seed)
+    state["collision"] = collision_check(state, world.runtime)
+    assert state["collision"]["status"] == "clear"
+    state["initiate"] = initiate(state, world.runtime)
+    assert state["initiate"]["status"] == "initiated"
+    return state
+
+
+def _until_notified(world: World, start_case: StartCase, conversation_id: str, **seed: Any) -> dict[str, Any]:
+    state = _until_initiated(world, start_case, conversation_id, **seed)
+    state["notify"] = notify(state, world.runtime)
+    return state
+
+
+def _deliver_events(world: World) -> list[dict[str, Any]]:
+    """Hand the emulator's published events to the status_events step, as EventBridge would."""
+    results = [handle_status_event(event, world.runtime) for event in world.events]
+    world.events.clear()
+    return results
+
+
+def _legs(world: World, conversation_id: str) -> list[dict[str, Any]]:
+    return world.emulator.chat_legs(conversation_id)
+
+
+# --- CollisionCheck -------------------------------------------------------------------------------
+
+
+def test_collision_check_takes_the_lock_and_the_cooldown(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-c1")
+    result = collision_check(state, world.runtime)
+
+    assert result["status"] == "clear"
+    assert world.runtime.lock.holder("conv-c1") == state["case"]["execution"]
+    # the customer is now on cooldown for any other email
+    assert not world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
+
+
+def test_a_chat_already_active_is_a_collision(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-c2", manual_chat=True)
+    result = collision_check(state, world.runtime)
+
+    assert result["status"] == "collision"
+    assert result["reason"] == "Chat session already in progress"
+    assert len(_legs(world, "conv-c2")) == 1
+
+
+def test_a_second_upgrade_of_the_same_conversation_finds_the_lock_held(
+    world: World, start_case: StartCase
+) -> None:
+    first = start_case("conv-c3", email_id="email-a")
+    collision_check(first, world.runtime)
+    second = dict(first, case=dict(first["case"], email_id="email-b", execution="email-b-1"))
+
+    with pytest.raises(LockHeld):
+        collision_check(second, world.runtime)
+
+
+def test_a_customer_prompted_recently_is_on_cooldown(world: World, start_case: StartCase) -> None:
+    first = _until_notified(world, start_case, "conv-c4")
+    record_outcome(dict(first, final={"outcome": "connected", "reason": "ok"}), world.runtime)
+    # a second email from the same customer address, on another conversation
+    second = start_case("conv-c5", customer_email="conv-c4@customer.example")
+    second["case"]["customer_key"] = first["case"]["customer_key"]
+
+    assert collision_check(second, world.runtime)["status"] == "cooldown"
+
+
+# --- Initiate -------------------------------------------------------------------------------------
+
+
+def test_initiate_maps_attributes_and_moves_the_channel_to_chat(world: World, start_case: StartCase) -> None:
+    state = _until_initiated(
+        world, start_case, "conv-i1", attributes={"Account_ID": "A-1", "Product_Type": "card", "Vip": "yes"}
+    )
+
+    legs = _legs(world, "conv-i1")
+    assert len(legs) == 1
+    participant_id = state["initiate"]["participant_id"]
+    chat_attributes = world.emulator.participant_attributes("conv-i1", participant_id)
+    assert chat_attributes["channelType"] == "chat"
+    # no email attribute is lost: every value arrives on the chat leg (mapped names or passed through)
+    assert {"A-1", "card", "yes"} <= set(chat_attributes.values())
+    expected = world.runtime.mapper.map({"Account_ID": "A-1", "Product_Type": "card", "Vip": "yes"})
+    assert {k: v for k, v in chat_attributes.items() if k != "channelType"} == expected.attributes
+    assert world.emulator.disjointed_conversations() == []
+    assert any(m.name == "AttributesPassedThrough" and m.value == 1 for m in world.metrics)
+
+
+def test_initiate_posts_the_guide_payload(world: World, start_case: StartCase) -> None:
+    state = _until_initiated(world, start_case, "conv-i2")
+    post = next(r for r in world.emulator.request_log() if r["endpoint"] == "initiate_chat")
+
+    assert post["path"] == "/api/v2/conversations/emails/conv-i2/initiateChat"
+    leg = _legs(world, "conv-i2")[0]
+    assert leg["initiation_method"] == "workflow"
+    assert leg["external_conversation_id"] == state["case"]["execution"]
+
+
+def test_a_429_raises_rate_limited_and_feeds_the_limiter(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-i3")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.set_fault("initiate_chat", error_rate=1.0, error_status=429)
+
+    with pytest.raises(RateLimited):
+        initiate(state, world.runtime)
+
+    assert _legs(world, "conv-i3") == []
+    assert any(m.name == "RateLimited429" for m in world.metrics)
+    # the limiter now holds everyone back for at least Retry-After, so the ASL retry waits in the workflow
+    world.clock.advance(0.5)
+    world.emulator.clear_faults()
+    throttled = initiate(state, world.runtime)
+    assert throttled["status"] == "throttled"
+    assert throttled["wait_seconds"] >= 1
+    world.clock.advance(throttled["wait_seconds"])
+    assert initiate(state, world.runtime)["status"] == "initiated"
+    assert len(_legs(world, "conv-i3")) == 1
+
+
+@pytest.mark.parametrize("settings_overrides", [{"breaker_failure_threshold": 2}])
+def test_5xx_counts_for_the_breaker_which_opens(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-i4")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.set_fault("initiate_chat", error_rate=1.0, error_status=503)
+
+    for _ in range(2):
+        with pytest.raises(ServerError):
+            initiate(state, world.runtime)
+        world.clock.advance(2)  # past the limiter's pacing
+
+    assert world.runtime.breaker.state() == BreakerState.OPEN
+    with pytest.raises(BreakerOpen):
+        initiate(state, world.runtime)
+    assert any(m.name == "BreakerTransition" and m.dimensions == {"to_state": "open"} for m in world.metrics)
+    assert _legs(world, "conv-i4") == []
+
+
+def test_throttled_initiate_returns_a_real_wait_and_defers_after_the_window(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-i5")
+    state["collision"] = collision_check(state, world.runtime)
+    assert world.runtime.limiter.try_acquire("someone-else") == 0.0  # the one token is gone
+
+    first = initiate(state, world.runtime)
+    assert first["status"] == "throttled"
+    assert isinstance(first["wait_seconds"], int)
+    assert first["wait_seconds"] >= 1
+
+    state["initiate"] = first
+    world.runtime.settings = world.runtime.settings.model_copy(update={"time_scale": 0.01})
+    world.clock.advance(world.runtime.settings.throttle_max_wait_s + 1)
+    for _ in range(3):  # keep the bucket empty
+        world.runtime.limiter.try_acquire("hog")
+    result = initiate(state, world.runtime)
+    assert result["status"] == "defer"
+
+
+def test_time_scale_turns_clock_waits_into_real_seconds(world: World) -> None:
+    runtime = world.runtime
+    assert runtime.real_seconds(300) == 300
+    runtime.settings = runtime.settings.model_copy(update={"time_scale": 0.01})
+    assert runtime.real_seconds(300) == 3
+    assert runtime.real_seconds(0.2) == 1  # ASL waits need a positive whole number
+    assert runtime.real_seconds(10_000_000, maximum=900) == 900
+
+
+def test_a_timed_out_initiate_is_read_back_not_posted_twice(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-i6")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.set_fault("initiate_chat", latency_s=0.8)  # lands after the client's 0.3 s read timeout
+
+    with pytest.raises(Timeout):
+        initiate(state, world.runtime)
+    deadline = time.monotonic() + 5
+    while not _legs(world, "conv-i6") and time.monotonic() < deadline:
+        time.sleep(0.02)  # the emulator's handler thread finishes the POST we gave up on
+    world.emulator.clear_faults()
+    world.clock.advance(5)
+
+    retried = initiate(state, world.runtime)
+    assert retried["status"] == "initiated"
+    assert retried["adopted"] is True
+    assert len(_legs(world, "conv-i6")) == 1
+    assert [r["endpoint"] for r in world.emulator.request_log()].count("initiate_chat") == 1
+
+
+def test_a_manual_chat_opened_after_the_collision_check_is_not_duplicated(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-i7")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.open_manual_chat("conv-i7")
+
+    assert initiate(state, world.runtime)["status"] == "collision"
+    assert len(_legs(world, "conv-i7")) == 1
+
+
+# --- Notify, AwaitAnswer, status events, CheckStatus ------------------------------------------------
+
+
+def test_notify_sends_the_guide_payload_with_the_deep_link(world: World, start_case: StartCase) -> None:
+    state = _until_notified(world, start_case, "conv-n1")
+
+    (sent,) = world.emulator.notifications("conv-n1")
+    session_id = state["initiate"]["session_id"]
+    assert sent["recipient"] == {"type": "customer", "id": "cust-conv-n1"}
+    assert sent["message"]["actionUrl"] == f"https://gcs.genesys.cloud/chat/session/{session_id}"
+    assert sent["message"]["title"] == "We are ready to help you faster via Chat"
+    assert state["notify"]["deep_link"] == sent["message"]["actionUrl"]
+
+
+def test_the_customer_joining_ends_the_wait_at_once(world: World, start_case: StartCase) -> None:
+    sfn = RecordingSfn(world.sfn)
+    world.runtime.sfn = sfn
+    state = _until_notified(world, start_case, "conv-w1", customer_action="accept", answer_after_s=2)
+
+    assert await_answer(dict(state, task_token="tok-1"), world.runtime) == {"waiting": True}
+    world.clock.advance(2)
+    world.emulator.tick()
+    results = _deliver_events(world)
+
+    assert sfn.completed == [
+        ("tok-1", {"event": "joined", "at": pytest.approx(world.clock.now()), "source": "event"})
+    ]
+    assert results[0]["completed"] is True
+    state["check"] = check_status(state, world.runtime)
+    assert state["check"]["status"] == "connected"
+
+
+def test_an_event_before_the_token_still_ends_the_wait(world: World, start_case: StartCase) -> None:
+    sfn = RecordingSfn(world.sfn)
+    world.runtime.sfn = sfn
+    state = _until_notified(world, start_case, "conv-w2", customer_action="decline", answer_after_s=1)
+    world.clock.advance(1)
+    world.emulator.tick()
+    assert _deliver_events(world)[0] == {"remembered": "left", "completed": False}
+
+    result = await_answer(dict(state, task_token="tok-2"), world.runtime)
+
+    assert result == {"waiting": False, "completed_with": "left"}
+    assert [token for token, _ in sfn.completed] == ["tok-2"]
+
+
+def test_duplicate_and_late_events_are_harmless(world: World, start_case: StartCase) -> None:
+    sfn = RecordingSfn(world.sfn)
+    world.runtime.sfn = sfn
+    state = _until_notified(world, start_case, "conv-w3", customer_action="accept", answer_after_s=1)
+    await_answer(dict(state, task_token="tok-3"), world.runtime)
+    world.clock.advance(1)
+    world.emulator.tick()
+    event = next(e for e in world.events if e["detail-type"].endswith("customer.start"))
+
+    first = handle_status_event(event, world.runtime)
+    duplicate = handle_status_event(event, world.runtime)
+    # a token stored again (e.g. a retried AwaitAnswer) and then completed late: not an error
+    await_answer(dict(state, task_token="tok-3"), world.runtime)
+
+    assert first["completed"] is True
+    assert duplicate == {"remembered": "joined", "completed": False}
+    assert [token for token, _ in sfn.completed] == ["tok-3"]
+
+
+def test_agent_assignment_latency_is_measured_from_initiation(world: World, start_case: StartCase) -> None:
+    state = _until_notified(world, start_case, "conv-w4", answer_after_s=2, agent_delay_s=3)
+    world.runtime.sfn = RecordingSfn(world.sfn)
+    await_answer(dict(state, task_token="tok-4"), world.runtime)
+    world.clock.advance(2)
+    world.emulator.tick()
+    world.clock.advance(3)
+    world.emulator.tick()
+    results = _deliver_events(world)
+
+    latencies = [m.value for m in world.metrics if m.name == "AgentAssignmentLatency"]
+    assert latencies == [pytest.approx(5000, abs=50)]
+    assert results[-1]["agent_assignment_latency_ms"] == pytest.approx(5000, abs=50)
+
+
+def test_events_that_are_not_chat_status_are_ignored(world: World) -> None:
+    assert "ignored" in handle_status_event({"detail-type": "x", "detail": {"eventBody": {}}}, world.runtime)
+    assert "ignored" in handle_status_event({"unexpected": True}, world.runtime)
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [("accept", "connected"), ("decline", "declined"), ("ignore", "unanswered")],
+)
+def test_check_status_reads_the_chat_leg(
+    world: World, start_case: StartCase, action: str, expected: str
+) -> None:
+    state = _until_notified(world, start_case, f"conv-s-{action}", customer_action=action, answer_after_s=1)
+    world.clock.advance(300)
+
+    assert check_status(state, world.runtime)["status"] == expected
+
+
+# --- Fallback, Cleanup, Defer, RecordOutcome --------------------------------------------------------
+
+
+def test_fallback_email_quotes_the_conversation_and_offers_a_callback(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-f1", customer_action="decline", answer_after_s=1)
+    world.clock.advance(1)
+    state["check"] = check_status(state, world.runtime)
+
+    result = fallback(state, world.runtime)
+
+    assert result["outcome"] == "declined_fallback"
+    (email,) = world.emulator.emails_sent("conv-f1")
+    text = email.get("textBody", "")
+    assert "conv-f1" in text
+    assert "call you back" in text
+    assert [a["email"] for a in email["to"]] == ["conv-f1@customer.example"]
+    assert email["subject"].startswith("Re: ")
+
+
+def test_cleanup_disconnects_the_leg_and_follows_up_by_email(world: World, start_case: StartCase) -> None:
+    state = _until_notified(world, start_case, "conv-x1", customer_action="ignore")
+    world.clock.advance(300)
+
+    result = cleanup(state, world.runtime)
+    again = cleanup(state, world.runtime)  # already disconnected counts as done
+
+    assert result["outcome"] == "timeout_cleanup"
+    assert again["outcome"] == "timeout_cleanup"
+    assert all(leg["state"] == "disconnected" for leg in _legs(world, "conv-x1"))
+    assert len(world.emulator.emails_sent("conv-x1")) == 2
+    assert "conv-x1" in world.emulator.emails_sent("conv-x1")[0]["textBody"]
+
+
+def test_cleanup_keeps_a_chat_the_customer_joined_at_the_last_moment(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-x2", customer_action="accept", answer_after_s=299)
+    world.clock.advance(300)
+
+    assert cleanup(state, world.runtime)["outcome"] == "connected"
+    assert world.emulator.emails_sent("conv-x2") == []
+
+
+def test_defer_requeues_the_next_attempt_with_a_delay(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-d1")
+    state["error"] = {"Error": "BreakerOpen", "Cause": "{}"}
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is False
+    assert result["next_execution"] == "email-conv-d1-2"
+    (sent,) = world.sqs.sent_to(world.intake_queue_url)
+    assert sent["DelaySeconds"] == 60
+    assert '"attempt": 2' in sent["MessageBody"]
+    assert "BreakerOpen" in result["reason"]
+
+
+def test_defer_is_final_after_the_retry_window(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-d2")
+    world.clock.advance(3600)
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is True
+    assert result["outcome"] == "deferred"
+    assert world.sqs.sent_to(world.intake_queue_url) == []
+
+
+def test_record_outcome_releases_the_lock_and_the_unused_cooldown(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-r1", manual_chat=True)
+    state["collision"] = collision_check(state, world.runtime)
+    state["final"] = {
+        "outcome": "collision_skipped",
+        "reason": "Chat session already in progress",
+        "final": True,
+    }
+
+    assert record_outcome(state, world.runtime) == {"outcome": "collision_skipped", "final": True}
+
+    assert world.runtime.lock.holder("conv-r1") is None
+    record = world.runtime.outcomes.get("email-conv-r1")
+    assert record is not None
+    assert record.outcome == Outcome.COLLISION_SKIPPED
+    assert record.execution == "email-conv-r1-1"
+    assert record.timings["finished"] == world.clock.now()
+    assert world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
+    assert [m.dimensions for m in world.metrics if m.name == "Outcome"] == [{"outcome": "collision_skipped"}]
+
+
+def test_record_outcome_keeps_the_cooldown_of_a_notified_customer(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-r2")
+    state["check"] = {"status": "connected", "checked_at": world.clock.now()}
+    state["final"] = {"outcome": "connected", "reason": "customer joined the chat", "final": True}
+
+    record_outcome(state, world.runtime)
+
+    record = world.runtime.outcomes.get("email-conv-r2")
+    assert record is not None
+    assert record.outcome == Outcome.CONNECTED
+    assert {"initiated", "notified", "connected", "finished"} <= set(record.timings)
+    assert record.details["session_id"] == state["initiate"]["session_id"]
+    assert not world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
+    assert world.runtime.lock.holder("conv-r2") is None
+
+
+def test_a_deferred_attempt_is_not_final_and_keeps_the_claim(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-r3")
+    state["collision"] = collision_check(state, world.runtime)
+    state["final"] = {"outcome": "deferred", "reason": "breaker open", "final": False}
+
+    assert record_outcome(state, world.runtime) == {"outcome": "deferred", "final": False}
+    assert not [m for m in world.metrics if m.name == "Outcome"]
+    assert not world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
