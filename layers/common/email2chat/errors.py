@@ -101,6 +101,10 @@ class ConfigError(Email2ChatError):
     """An environment variable is missing or invalid; raised once at cold start."""
 
 
+class ModelArtifactError(Email2ChatError):
+    """The urgency model artifact is missing, unreadable or of an unknown format."""
+
+
 class InvalidEmailEvent(Email2ChatError):
     """The intake message is not an email event we understand. The reason names what is wrong."""
 
