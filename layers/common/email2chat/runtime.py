@@ -129,12 +129,10 @@ def build_runtime(
 ) -> Runtime:
     """Wire every collaborator. Pass clients to substitute them (moto, the emulator, fakes)."""
     clock = clock or SystemClock()
-    session: Any = boto_session
-    if session is None and None in (dynamodb_client, sqs_client, sfn_client):
-        session = _default_session()
-    dynamodb = dynamodb_client or session.client("dynamodb")
-    sqs = sqs_client or session.client("sqs")
-    sfn = sfn_client or session.client("stepfunctions")
+    sessions = _SessionSource(boto_session)
+    dynamodb = dynamodb_client or LazyClient(sessions, "dynamodb")
+    sqs = sqs_client or LazyClient(sessions, "sqs")
+    sfn = sfn_client or LazyClient(sessions, "stepfunctions")
     table = StateTable(
         settings.state_table_name, dynamodb_client=dynamodb, clock=clock, ttl_days=settings.record_ttl_days
     )
@@ -149,7 +147,7 @@ def build_runtime(
         from email2chat.genesys.client import GenesysClient
 
         if secrets_client is None and settings.genesys_secret_arn:
-            secrets_client = (session or _default_session()).client("secretsmanager")
+            secrets_client = LazyClient(sessions, "secretsmanager")
         genesys = GenesysClient.from_settings(
             settings,
             secrets_client=secrets_client,
@@ -194,10 +192,37 @@ def build_runtime(
     return runtime
 
 
-def _default_session() -> Any:
-    import boto3  # once per process; the handlers never import boto3 themselves
+class _SessionSource:
+    """One boto3 session per runtime, created (and boto3 imported) only when a client is first used."""
 
-    return boto3.session.Session()
+    def __init__(self, session: Any | None) -> None:
+        self._session = session
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if self._session is None:
+                import boto3  # once per process; the handlers never import boto3 themselves
+
+                self._session = boto3.session.Session()
+            return self._session.client(service)
+
+
+class LazyClient:
+    """A boto3 client built on first use: a step that never calls SQS does not pay ~80 ms to create one
+    at cold start (notify, check status, fallback and cleanup only talk to Genesys)."""
+
+    def __init__(self, sessions: _SessionSource, service: str) -> None:
+        self._sessions = sessions
+        self._service = service
+        self._client: Any | None = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._sessions.client(self._service)
+        return getattr(self._client, name)
 
 
 def _breaker_transition_metric(before: BreakerState, after: BreakerState) -> None:
