@@ -8,6 +8,8 @@ import pytest
 from email2chat.state.outcomes import Outcome
 from email2chat.workflow.case import email_key, execution_name
 from email2chat.workflow.intake import handle_batch, process_record
+from hypothesis import given
+from hypothesis import strategies as st
 
 from .conftest import World
 
@@ -212,3 +214,12 @@ def test_long_or_unsafe_email_ids_make_valid_execution_names() -> None:
     assert all(c.isalnum() or c in "-_" for c in name)
     assert email_key("<CAF=abc+123@mail.example.com>") != email_key("<CAF=abc+124@mail.example.com>")
     assert email_key("plain-id_1") == "plain-id_1"
+
+
+@given(st.text(min_size=1, max_size=400), st.integers(min_value=1, max_value=10_000))
+def test_every_email_id_makes_a_valid_distinct_execution_name(email_id: str, attempt: int) -> None:
+    name = execution_name(email_key(email_id), attempt)
+    assert 1 <= len(name) <= 80
+    assert all(c.isascii() and (c.isalnum() or c in "-_") for c in name)
+    assert email_key(email_id) == email_key(email_id)  # stable across redeliveries
+    assert email_key(email_id + "x") != email_key(email_id)
