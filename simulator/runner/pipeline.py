@@ -27,6 +27,7 @@ from email2chat import observability
 from email2chat.clock import ScaledClock
 from email2chat.config import Settings
 from email2chat.runtime import Runtime, build_runtime, set_runtime
+from email2chat.state.outcomes import OutcomeRecord
 
 from simulator.emulator import ENDPOINTS, GenesysEmulator
 from simulator.local_aws import LocalAwsStack
@@ -121,6 +122,8 @@ class LocalPipeline:
         self._remove_listener: Callable[[], None] | None = None
         self._status_events: list[dict[str, Any]] = []
         self.handler_errors: dict[str, int] = {}
+        self._quiet_checks = 0
+        self._seeded: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -145,7 +148,6 @@ class LocalPipeline:
             timeout_hold_s=2.0,
         )
         self.emulator.start()
-        self._apply_faults()
         self.stack = LocalAwsStack(
             options.template or default_template(),
             time_scale=scale,
@@ -290,6 +292,12 @@ class LocalPipeline:
         assert self.emulator is not None
         if isinstance(item, MalformedMessage):
             return item.raw_message
+        if item.conversation_id not in self._seeded:  # two emails may race on one conversation
+            self._seed(item)
+        return self._message_body(item)
+
+    def _seed(self, item: ScenarioEmail) -> None:
+        assert self.emulator is not None
         self.emulator.seed_email_conversation(
             item.conversation_id,
             subject=item.subject,
@@ -305,6 +313,10 @@ class LocalPipeline:
             agent_delay_s=item.agent_delay_s,
             manual_chat=item.manual_chat,
         )
+        self._seeded.add(item.conversation_id)
+
+    def _message_body(self, item: ScenarioEmail) -> str:
+        assert self.emulator is not None
         if item.form == "direct":
             return json.dumps(
                 {
@@ -369,6 +381,7 @@ class LocalPipeline:
         assert self.stack is not None
         assert self.emulator is not None
         assert self.runtime is not None
+        self._apply_faults()  # the outage window opens with the run, not with the (slow) stack start
         started_clock = self.clock.now()
         started_wall = time.time()
         started_real = time.monotonic()
@@ -412,9 +425,12 @@ class LocalPipeline:
     def _finished(
         self, scenario: Scenario, pending: list[Delivery], answers: list[tuple[float, str]]
     ) -> tuple[bool, int, dict[str, int]]:
-        """(all done and quiet, emails with an outcome, outcome counts)."""
-        assert self.runtime is not None
-        records = self.runtime.outcomes.scan_all()
+        """(finished, items settled, outcome counts).
+
+        Finished = nothing left to deliver and the system quiet (no message queued, delayed or in flight,
+        no running execution, no status event undelivered) on two checks in a row: from then on no outcome
+        can change. Emails without an outcome are reported missing."""
+        records = self._scan_outcomes()
         by_conversation = {r.conversation_id: r for r in records if r.conversation_id}
         by_email = {r.email_id: r for r in records}
         counts: dict[str, int] = {}
@@ -425,13 +441,25 @@ class LocalPipeline:
                 done += 1
                 counts[record.outcome.value] = counts.get(record.outcome.value, 0) + 1
         dead = self._dead_letter_count()
-        malformed_done = min(len(scenario.malformed), dead)
-        done += malformed_done
-        if malformed_done:
-            counts["invalid"] = counts.get("invalid", 0) + malformed_done
-        if pending or answers or done < len(scenario):
+        if dead:
+            counts["dead-lettered"] = dead
+        done = min(len(scenario), done + min(dead, len(scenario) - done))
+        if pending or answers or not self._quiet():
+            self._quiet_checks = 0
             return False, done, counts
-        return self._quiet(), done, counts
+        self._quiet_checks += 1
+        return self._quiet_checks >= 2, done, counts
+
+    def _scan_outcomes(self) -> list[OutcomeRecord]:
+        """All outcome records. moto applies an UpdateItem in steps, so a scan racing a write can see a
+        half-written item (a key without its ``outcome``): read again rather than fail."""
+        assert self.runtime is not None
+        for _ in range(5):
+            try:
+                return self.runtime.outcomes.scan_all()
+            except (KeyError, ValueError):
+                time.sleep(POLL_INTERVAL_S)
+        return self.runtime.outcomes.scan_all()
 
     def _quiet(self) -> bool:
         """Nothing queued, delayed, in flight or running: no outcome can change any more."""
@@ -524,7 +552,7 @@ class LocalPipeline:
             started_real=started_real,
             finished_real=finished_real,
             deliveries=deliveries,
-            outcomes=[r.to_dict() for r in self.runtime.outcomes.scan_all()],
+            outcomes=[r.to_dict() for r in self._scan_outcomes()],
             executions=self._executions(),
             dead_letters=self._dead_letters(),
             genesys=genesys,

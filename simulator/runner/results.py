@@ -139,12 +139,20 @@ def build_result(raw: RawRun) -> dict[str, Any]:
         assignment = _assignment_latency(timings)
         if assignment is not None:
             assignment_times.append(assignment)
+        dead = [d for d in raw.dead_letters if d["body"] in delivery.bodies]
+        if record is None and dead:
+            timeline.append({"t": None, "event": f"in the dead-letter queue: {_dlq_reason(dead[0])}"})
+        no_outcome = (
+            f"no outcome recorded; in the dead-letter queue: {_dlq_reason(dead[0])}"
+            if dead
+            else "no outcome recorded before the run ended"
+        )
         emails.append(
             {
                 "id": item.id,
                 "conversation_id": item.conversation_id,
                 "outcome": record["outcome"] if record else MISSING,
-                "reason": record["reason"] if record else "no outcome recorded before the run ended",
+                "reason": record["reason"] if record else no_outcome,
                 "expected": item.expect,
                 "chat_legs": len(conversation.get("chat_legs", [])),
                 "notifications": len(conversation.get("notifications", [])),
@@ -161,15 +169,14 @@ def build_result(raw: RawRun) -> dict[str, Any]:
 
     totals = Counter(e["outcome"] for e in emails)
     ordered_totals = {k: totals[k] for k in (*OUTCOME_ORDER, MISSING) if totals.get(k)}
-    breaker = [
-        {
-            "t": sim(m["at"]),
-            "from": m["dimensions"].get("from_state", ""),
-            "to": m["dimensions"].get("to_state", ""),
-        }
-        for m in raw.metrics
-        if m["name"] == "BreakerTransition"
-    ]
+    breaker: list[dict[str, Any]] = []
+    state = "closed"  # the metric may carry only the new state: the previous one is the last "to"
+    for metric in raw.metrics:
+        if metric["name"] != "BreakerTransition":
+            continue
+        before = metric["dimensions"].get("from_state") or state
+        state = metric["dimensions"].get("to_state", "")
+        breaker.append({"t": sim(metric["at"]), "from": before, "to": state})
     genesys = dict(raw.genesys)
     genesys["initiate_requests"] = [
         {"t": sim(r["at"]), "status": r["status"]} for r in raw.genesys.get("initiate_requests", [])
