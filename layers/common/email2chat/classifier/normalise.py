@@ -1,0 +1,258 @@
+"""Email normalisation: from a raw email (subject, text body, HTML body) to the customer's newest words.
+
+What is removed, and why: the model was taught on short customer queries, so everything that is not the
+customer's newest message is noise that can only mislead it (quoted history may even quote *another* urgent
+email). Removed: HTML markup, quoted history (``On ... wrote:``, ``> `` lines, ``-----Original Message-----``,
+``From:/Sent:/To:`` header blocks, forwarded headers), signatures (``-- ``, "Sent from my ...", sign-offs and
+everything under them), legal disclaimers, greetings and pleasantries.
+
+Bounded work: inputs are cut before any parsing (``MAX_HTML_CHARS``, ``MAX_TEXT_CHARS``), HTML is stripped by a
+linear scan (no regex that can backtrack across the document), and every regex here is anchored to one line
+and has no nested quantifiers, so a 5 MB body or a pathological document costs milliseconds, not minutes.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass
+
+MAX_HTML_CHARS = 300_000  # markup is verbose: the newest message is always in the first few KB
+MAX_TEXT_CHARS = 100_000
+MAX_LINE_CHARS = 2_000  # one "line" of a minified document can be huge; the regexes below see at most this
+MAX_MESSAGE_CHARS = 4_000  # what the model reads: the opening of the newest message is where the ask is
+
+_BLOCK_TAGS = frozenset(
+    ["p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "section", "article", "header", "footer", "pre"]
+)
+_SKIP_CONTENT_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template", "xml"})
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:_-]{0,30})([^<>]{0,2000})>|<!--|<![^<>]{0,2000}>")
+_GMAIL_QUOTE_RE = re.compile(r"gmail_quote|moz-cite-prefix|yahoo_quoted")
+# Outlook puts only the "From: / Sent:" header in this container and the old message *after* it: everything
+# from here on is history, so it becomes a separator line that the text rules cut at.
+_OUTLOOK_HISTORY_RE = re.compile(r"divRplyFwdMsg|OutlookMessageHeader|x_divRplyFwdMsg")
+_HISTORY_SEPARATOR = "\n-----Original Message-----\n"
+
+_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+# --- quoted history -------------------------------------------------------------------------------
+_ON_WROTE_RE = re.compile(
+    r"^(on|le|am|el|op|il)\b.{0,300}\b(wrote|a écrit|schrieb|escribió|schreef|ha scritto)\s*:?\s*$", re.I
+)
+_ON_START_RE = re.compile(r"^(on|le|am|el|op|il)\s.{0,200}$", re.I)
+_WROTE_END_RE = re.compile(r"\b(wrote|a écrit|schrieb|escribió|schreef|ha scritto)\s*:\s*$", re.I)
+_SEPARATOR_RE = re.compile(
+    r"^\s*(-{2,}\s*(original message|forwarded message|message d'origine|ursprüngliche nachricht)\s*-{2,}"
+    r"|begin forwarded message\s*:?|forwarded message\s*:?|_{8,}|-{8,}|={8,})\s*$",
+    re.I,
+)
+_HEADER_RE = re.compile(
+    r"^\*?(from|sent|to|cc|bcc|date|subject|reply-to|von|de|envoyé|gesendet)\*?\s*:", re.I
+)
+_HEADER_STRONG_RE = re.compile(r"^\*?(from|von|de)\*?\s*:", re.I)
+_QUOTE_LINE_RE = re.compile(r"^\s*>")
+
+# --- signatures, sign-offs, disclaimers ------------------------------------------------------------
+_SIGNATURE_DELIMITER_RE = re.compile(r"^(--|—|-- )\s*$")
+_SENT_FROM_RE = re.compile(
+    r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent via \S.{0,40}|"
+    r"sent using \S.{0,40}|envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet)$",
+    re.I,
+)
+_SIGN_OFF_RE = re.compile(
+    r"^(thanks|thank you|thanks so much|thank you so much|many thanks|thanks again|thanks in advance|"
+    r"thank you in advance|thanks for your help|thank you for your help|thanks for your time|"
+    r"thank you for your time|thx|ty|tia|regards|best regards|kind regards|warm regards|warmest regards|"
+    r"best wishes|with thanks|with regards|respectfully|sincerely|yours sincerely|sincerely yours|"
+    r"yours truly|yours faithfully|faithfully|best|all the best|cheers|cheers mate|take care|br|"
+    r"rgds|kr|many thanks in advance|looking forward to hearing from you|hope to hear from you soon|"
+    r"talk soon|speak soon|peace|love|xoxo|mit freundlichen grüßen|cordialement|saludos)"
+    r"(\s+(and|&)\s+(regards|best|kind regards))?[\s,.!:;)-]*$",
+    re.I,
+)
+_DISCLAIMER_RE = re.compile(
+    r"(intended (solely )?(only )?for the (use of the )?(individual|addressee|named|person|recipient)|"
+    r"intended recipient|this (e-?mail|message|communication) (and any (files|attachments) )?"
+    r"(transmitted with it )?(is|are|may be|may contain|contains)( strictly)? (confidential|privileged)|"
+    r"if you (have )?received this (e-?mail|message|communication) in error|"
+    r"confidentiality notice|legal disclaimer|^disclaimer\s*:|please consider the environment before printing|"
+    r"(e-?mail|message)s? (is|are) not guaranteed to be (secure|error)|"
+    r"unauthori[sz]ed (use|disclosure|review|dissemination|copying))",
+    re.I,
+)
+
+# --- greetings and pleasantries ------------------------------------------------------------------
+_GREETING_LINE_RE = re.compile(
+    r"^(hi|hello|hey|hiya|howdy|dear|greetings|good (morning|afternoon|evening|day)|morning|afternoon|"
+    r"to whom it may concern|bonjour|hallo|hola)(\s+[\w'.&-]+){0,4}\s*[,.!:;]?\s*$",
+    re.I,
+)
+_GREETING_PREFIX_RE = re.compile(
+    r"^(hi|hello|hey|hiya|dear|greetings|good (morning|afternoon|evening))( there| all| team| support"
+    r"| folks| guys| everyone| sir or madam| sir| madam| [A-Z][a-z]{1,20}(\s[A-Z][a-z]{1,20})?)?\s*[,!:;.-]\s*",
+    re.I,
+)
+_PLEASANTRY_RE = re.compile(
+    r"^(i )?hope (this|that|my) (e-?mail|message|note) (finds|reaches) you well[.!]?\s*|"
+    r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)[^.!?]{0,30}[.!]\s*|"
+    r"^(i )?hope you('re| are) (having|doing) (a )?(good|great|well)[^.!?]{0,30}[.!]\s*",
+    re.I,
+)
+_LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
+_SUBJECT_PREFIX_RE = re.compile(
+    r"^\s*((re|fw|fwd|aw|wg|tr|sv|vs)\s*(\[\d+\])?\s*:\s*|\[[^\]]{0,40}\]\s*)", re.I
+)
+_GENERIC_SUBJECT_RE = re.compile(
+    r"^(no subject|\(no subject\)|question|query|help|help needed|need help|support|support request|"
+    r"enquiry|inquiry|hello|hi|request|issue|problem|urgent|important|account|my account|follow up|"
+    r"following up|contact|contact us|customer service|message|feedback)[\s.!?]*$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class NormalisedEmail:
+    """The customer's newest message, cleaned, and the subject when it adds information."""
+
+    subject: str
+    message: str
+
+    def model_text(self) -> str:
+        """What the model reads: the informative subject (if any) then the newest message."""
+        if self.subject and self.message:
+            return f"{self.subject}.\n{self.message}"
+        return self.subject or self.message
+
+
+def html_to_text(markup: str) -> str:
+    """Strip HTML in one linear pass. Blockquotes (and Gmail/Outlook quote containers) become ``> `` lines,
+    so the text rules below drop them like plain-text quotes."""
+    markup = markup[:MAX_HTML_CHARS]
+    out: list[str] = []
+    position = 0
+    skip_depth = 0  # inside <script>, <style>, <head>...
+    quote_depth = 0  # inside <blockquote> or a known quote container
+    quote_div_depths: list[int] = []  # div nesting levels at which a quote container opened
+    div_depth = 0
+    length = len(markup)
+
+    def emit(text: str) -> None:
+        if skip_depth or not text:
+            return
+        if quote_depth:
+            text = "\n".join("> " + line for line in text.split("\n"))
+        out.append(text)
+
+    while position < length:
+        match = _TAG_RE.search(markup, position)
+        if match is None:
+            emit(markup[position:])
+            break
+        emit(markup[position : match.start()])
+        token = match.group(0)
+        if token == "<!--":
+            end = markup.find("-->", match.end())
+            position = length if end < 0 else end + 3
+            continue
+        position = match.end()
+        if match.group(2) is None:  # <!DOCTYPE ...> and similar
+            continue
+        closing, name, attributes = match.group(1) == "/", match.group(2).lower(), match.group(3) or ""
+        if name in _SKIP_CONTENT_TAGS and not attributes.rstrip().endswith("/"):
+            skip_depth = max(0, skip_depth - 1) if closing else skip_depth + 1
+            continue
+        if name == "blockquote":
+            quote_depth = max(0, quote_depth - 1) if closing else quote_depth + 1
+        elif name == "div":
+            if closing:
+                if quote_div_depths and quote_div_depths[-1] == div_depth:
+                    quote_div_depths.pop()
+                    quote_depth = max(0, quote_depth - 1)
+                div_depth = max(0, div_depth - 1)
+            else:
+                div_depth += 1
+                if _OUTLOOK_HISTORY_RE.search(attributes) and not skip_depth:
+                    out.append(_HISTORY_SEPARATOR)
+                if _GMAIL_QUOTE_RE.search(attributes):
+                    quote_div_depths.append(div_depth)
+                    quote_depth += 1
+        if name in _BLOCK_TAGS and not skip_depth:
+            out.append("\n")
+    return html_lib.unescape("".join(out))
+
+
+def _clean_lines(text: str) -> list[str]:
+    text = _ZERO_WIDTH_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return [_SPACES_RE.sub(" ", line[:MAX_LINE_CHARS]).strip() for line in text.split("\n")]
+
+
+def _history_starts_at(lines: list[str], index: int) -> bool:
+    line = lines[index]
+    if _SEPARATOR_RE.match(line) or _ON_WROTE_RE.match(line):
+        return True
+    if _ON_START_RE.match(line):  # "On Mon, 3 Jun 2024 at 10:02, Jane <jane@x" / "x.com> wrote:" (wrapped)
+        return any(_WROTE_END_RE.search(following) for following in lines[index + 1 : index + 3])
+    if _HEADER_STRONG_RE.match(line):  # a From: line followed by other header lines is a quoted header block
+        following = [candidate for candidate in lines[index + 1 : index + 6] if candidate]
+        return sum(1 for candidate in following[:4] if _HEADER_RE.match(candidate)) >= 1
+    return False
+
+
+def _newest_message_lines(lines: list[str]) -> list[str]:
+    kept: list[str] = []
+    for index, line in enumerate(lines):
+        if _history_starts_at(lines, index):
+            break
+        if _SIGNATURE_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
+            break
+        if kept and _SIGN_OFF_RE.match(line):  # a sign-off ends the message; a name and titles follow
+            break
+        if _DISCLAIMER_RE.search(line):
+            break
+        if _QUOTE_LINE_RE.match(line):
+            continue
+        kept.append(line)
+    return kept
+
+
+def _strip_greetings(lines: list[str]) -> list[str]:
+    result: list[str] = []
+    for line in lines:
+        if not result:
+            if not line or _GREETING_LINE_RE.match(line):
+                continue
+            line = _GREETING_PREFIX_RE.sub("", line, count=1)
+        line = _PLEASANTRY_RE.sub("", line).strip() if len(result) < 2 else line
+        if line or result:
+            result.append(line)
+    while result and not result[-1]:
+        result.pop()
+    return result
+
+
+def clean_subject(subject: str) -> str:
+    """The subject without reply/forward prefixes and tags; empty when it says nothing about the case."""
+    cleaned = _SPACES_RE.sub(" ", _ZERO_WIDTH_RE.sub("", subject[:500])).strip()
+    for _ in range(5):  # "RE: FW: [EXT] RE: ..." (bounded: never loop on input)
+        stripped = _SUBJECT_PREFIX_RE.sub("", cleaned, count=1).strip()
+        if stripped == cleaned:
+            break
+        cleaned = stripped
+    return "" if _GENERIC_SUBJECT_RE.match(cleaned) else cleaned
+
+
+def newest_message(text: str) -> str:
+    """The customer's newest message from a plain-text body (see the module docstring)."""
+    lines = _clean_lines(text[:MAX_TEXT_CHARS])
+    kept = _strip_greetings(_newest_message_lines(lines))
+    message = "\n".join(kept)
+    return re.sub(r"\n{3,}", "\n\n", message)[:MAX_MESSAGE_CHARS].strip()
+
+
+def normalise_email(subject: str = "", text: str = "", html: str = "") -> NormalisedEmail:
+    """Normalise one email. The text body wins when present; the HTML body is used when it is not."""
+    body = text if text and text.strip() else html_to_text(html) if html else ""
+    if body is text and _LOOKS_LIKE_HTML_RE.search(text[:2_000]):  # some senders put markup in the text part
+        body = html_to_text(text)
+    return NormalisedEmail(subject=clean_subject(subject or ""), message=newest_message(body))

@@ -1,0 +1,222 @@
+"""The normaliser keeps the customer's newest message and drops everything else, on many email shapes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from email2chat.classifier.features import tokenize
+from email2chat.classifier.normalise import (
+    MAX_MESSAGE_CHARS,
+    clean_subject,
+    html_to_text,
+    newest_message,
+    normalise_email,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+NEWEST = "My card was stolen this morning and I see payments I did not make"
+OLD = "How do I change the currency of my savings account"
+
+
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        (
+            f"Hi team,\n\n{NEWEST}.\n\nOn Mon, 3 Jun 2024 at 10:02, Jane Doe <jane@x.com> wrote:\n> {OLD}",
+            "gmail",
+        ),
+        (
+            f"{NEWEST}\n\nOn Mon, 3 Jun 2024 at 10:02 Jane Doe <\njane@x.com> wrote:\n\n> {OLD}",
+            "wrapped on-wrote",
+        ),
+        (
+            f"{NEWEST}\n\n-----Original Message-----\nFrom: Jane\nSent: Monday\nTo: Support\n\n{OLD}",
+            "outlook",
+        ),
+        (
+            f"{NEWEST}\n\n________________________________\nFrom: Jane <j@x.com>\nSent: Monday\n{OLD}",
+            "outlook web",
+        ),
+        (
+            f"{NEWEST}\n\nFrom: Jane <j@x.com>\nSent: Monday, 3 June\nTo: help@bank\nSubject: hi\n\n{OLD}",
+            "headers",
+        ),
+        (f"{NEWEST}\n\n---------- Forwarded message ---------\nFrom: Jane\nDate: Mon\n\n{OLD}", "forwarded"),
+        (f"{NEWEST}\n\nBegin forwarded message:\n\n{OLD}", "apple forward"),
+        (f"{NEWEST}\n> {OLD}\n> more quoted text", "bare quote lines"),
+        (
+            f"Dear Sir or Madam,\n\n{NEWEST}\n\nKind regards,\nJane Doe\nHead of {OLD}",
+            "sign-off and lines under",
+        ),
+        (f"Hello,\n{NEWEST}\n-- \nJane Doe\n{OLD}", "signature delimiter"),
+        (f"{NEWEST}\n\nSent from my iPhone\n\n{OLD}", "sent from"),
+        (
+            f"{NEWEST}\n\nCONFIDENTIALITY NOTICE: This email and any attachments are confidential and intended "
+            f"solely for the addressee. {OLD}",
+            "disclaimer",
+        ),
+        (
+            f"Good morning,\nI hope this email finds you well.\n{NEWEST}\nThanks!\n{OLD}",
+            "pleasantry + thanks",
+        ),
+    ],
+)
+def test_newest_message_survives_and_history_does_not(body: str, label: str) -> None:
+    message = newest_message(body)
+    assert tokenize(message) == tokenize(NEWEST), label
+
+
+def test_inline_greeting_prefix_is_dropped_but_the_sentence_stays() -> None:
+    assert newest_message(f"Hi Jane, {NEWEST}") == NEWEST
+
+
+def test_greeting_word_that_starts_a_real_sentence_is_kept() -> None:
+    assert tokenize(newest_message("hey, have you approved my vacation time yet")) == tokenize(
+        "have you approved my vacation time yet"
+    )
+
+
+def test_html_body_is_stripped_and_gmail_quote_dropped() -> None:
+    html = (
+        "<html><head><style>p{color:red}</style><script>var x = 'lost card';</script></head><body>"
+        f"<div dir='ltr'><p>Hello,</p><p>{NEWEST} &amp; more</p><p>Regards,<br>Jane</p></div>"
+        f"<div class='gmail_quote'><div>On Mon Jane wrote:</div><blockquote>{OLD}</blockquote></div>"
+        "<!-- a comment about fraud --></body></html>"
+    )
+    normalised = normalise_email(html=html)
+    assert tokenize(normalised.message) == tokenize(f"{NEWEST} and more") or tokenize(
+        normalised.message
+    ) == tokenize(f"{NEWEST} more")
+    assert "fraud" not in normalised.message and "lost" not in normalised.message
+
+
+def test_outlook_html_reply_header_container_is_dropped() -> None:
+    html = (
+        f"<p>{NEWEST}</p><hr><div id='divRplyFwdMsg'><b>From:</b> Jane<br><b>Sent:</b> Mon</div><p>{OLD}</p>"
+    )
+    assert tokenize(normalise_email(html=html).message) == tokenize(NEWEST)
+
+
+def test_text_body_wins_over_html_when_present() -> None:
+    assert normalise_email(text=NEWEST, html=f"<p>{OLD}</p>").message == NEWEST
+    assert normalise_email(text="  \n ", html=f"<p>{OLD}</p>").message == OLD
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("RE: FW: [EXTERNAL] Card stolen", "Card stolen"),
+        ("Re: Question", ""),
+        ("URGENT", ""),
+        ("", ""),
+        ("Fwd: Re: my card was swallowed by the ATM", "my card was swallowed by the ATM"),
+    ],
+)
+def test_subject_prefixes_and_generic_subjects(subject: str, expected: str) -> None:
+    assert clean_subject(subject) == expected
+
+
+def test_model_text_uses_informative_subject() -> None:
+    assert (
+        normalise_email("Card stolen", "Please help me now").model_text()
+        == "Card stolen.\nPlease help me now"
+    )
+    assert normalise_email("Re: question", "Please help me now").model_text() == "Please help me now"
+    assert normalise_email("Card stolen", "").model_text() == "Card stolen"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["", "   \n\t ", "<html><body><br></body></html>", "\x00\x01\x02", "-- \nJane", "> only quoted"],
+)
+def test_bad_or_empty_input_gives_empty_message(body: str) -> None:
+    assert tokenize(normalise_email(text=body, html=body).message) == []
+
+
+def test_huge_body_is_cut_safely_and_fast() -> None:
+    body = (NEWEST + "\n") + ("lorem ipsum dolor sit amet " * 200_000)  # ~5.4 MB
+    started = time.perf_counter()
+    message = normalise_email(text=body).message
+    elapsed = time.perf_counter() - started
+    assert message.startswith(NEWEST)
+    assert len(message) <= MAX_MESSAGE_CHARS
+    assert elapsed < 1.0
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<" * 2_000_000,
+        "<div " * 500_000,
+        "<script>" * 300_000,
+        "<blockquote>" * 200_000 + NEWEST,
+        "<a href='" + "x" * 3_000_000,
+        "<!--" * 500_000,
+        "<p>" + "&amp;" * 1_000_000,
+    ],
+)
+def test_pathological_html_is_bounded(html: str) -> None:
+    started = time.perf_counter()
+    normalise_email(html=html)
+    html_to_text(html)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_minified_single_line_body_is_bounded() -> None:
+    started = time.perf_counter()
+    newest_message("On " + "a " * 2_000_000 + "wrote:")
+    newest_message("From: x " + "Sent: y " * 500_000)
+    assert time.perf_counter() - started < 1.0
+
+
+# --- properties: for any newest message and any wrapper, the newest words survive and the rest does not ----
+
+_WORDS = st.sampled_from(
+    ["card", "stolen", "payment", "account", "money", "transfer", "blocked", "refund", "charge", "balance", "need", "help", "why", "my", "the", "was", "is", "not", "and", "please", "today", "urgent", "atm", "cash", "pin", "phone", "app", "limit"]
+)
+_SENTENCE = st.lists(_WORDS, min_size=3, max_size=20).map(" ".join)
+_MARKER_WORDS = ("zebraquoted", "yakquoted", "walrusquoted")  # never in a newest message
+
+
+@st.composite
+def wrapped_emails(draw: st.DrawFn) -> tuple[str, str]:
+    newest = draw(_SENTENCE)
+    marker = draw(st.sampled_from(_MARKER_WORDS))
+    old = f"{draw(_SENTENCE)} {marker}"
+    greeting = draw(st.sampled_from(["", "Hi,", "Hello team,", "Dear Sir or Madam,", "Good morning,"]))
+    sign_off = draw(st.sampled_from(["", "Thanks,", "Kind regards,", "Best,", "Cheers,", "Many thanks,"]))
+    signature = draw(st.sampled_from(["", f"-- \nJane {marker}", f"Sent from my iPhone\n{marker}"]))
+    history = draw(
+        st.sampled_from(
+            [
+                f"On Tue, 4 Jun 2024, Jane <j@x.com> wrote:\n> {old}",
+                f"-----Original Message-----\nFrom: Jane\nSent: Tuesday\nTo: Bank\nSubject: x\n\n{old}",
+                f"From: Jane <j@x.com>\nSent: Tuesday\nTo: Bank\n\n{old}",
+                f"> {old}\n> {old}",
+                f"---------- Forwarded message ---------\nFrom: Jane\n{old}",
+            ]
+        )
+    )
+    lines = [greeting, "", newest, ""]
+    if sign_off:
+        lines += [sign_off, f"Jane {marker}"]
+    lines += [signature, "", history]
+    return newest, "\n".join(lines)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wrapped_emails())
+def test_property_newest_survives_quoted_and_signature_do_not(case: tuple[str, str]) -> None:
+    newest, body = case
+    message = newest_message(body)
+    assert tokenize(message) == tokenize(newest)
+    assert not any(marker in message for marker in _MARKER_WORDS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=3_000))
+def test_property_any_text_normalises_without_error_and_within_bounds(body: str) -> None:
+    normalised = normalise_email(subject=body[:100], text=body, html=body)
+    assert len(normalised.message) <= MAX_MESSAGE_CHARS

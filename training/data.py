@@ -1,0 +1,103 @@
+"""The intent data sets and the project's Urgent label (``../shared/data/intents/README.md``).
+
+BANKING77 ships only its training split here, so a validation split is carved out of it deterministically
+(by a hash of the text within each intent, so the split never depends on file order or a random state).
+CLINC150 has its own train / val splits, plus out-of-scope queries (never urgent).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+URGENT_INTENTS: dict[str, frozenset[str]] = {
+    "banking77": frozenset(
+        {
+            "compromised_card",
+            "lost_or_stolen_card",
+            "lost_or_stolen_phone",
+            "card_payment_not_recognised",
+            "cash_withdrawal_not_recognised",
+            "direct_debit_payment_not_recognised",
+            "card_swallowed",
+            "transaction_charged_twice",
+            "wrong_amount_of_cash_received",
+            "pin_blocked",
+        }
+    ),
+    "clinc150": frozenset({"report_fraud", "report_lost_card", "account_blocked", "freeze_account"}),
+}
+
+DATA_FILES = ("banking77_train.csv", "clinc150_train_val.json", "README.md")
+BANKING77_VALIDATION_FRACTION_PERCENT = 20
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    intent: str
+    source: str  # "banking77" | "clinc150"
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class IntentData:
+    train: tuple[Query, ...]
+    validation: tuple[Query, ...]
+    file_sha256: dict[str, str]
+
+
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """``../shared/data/intents`` relative to the repository root (CI clones ``shared/`` beside the repo)."""
+    return repo_root().parent / "shared" / "data" / "intents"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _in_banking_validation(text: str) -> bool:
+    return zlib.crc32(text.encode("utf-8")) % 100 < BANKING77_VALIDATION_FRACTION_PERCENT
+
+
+def load_intent_data(data_dir: Path | None = None) -> IntentData:
+    directory = data_dir or default_data_dir()
+    missing = [name for name in DATA_FILES if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"intent data not found in {directory}: missing {', '.join(missing)}")
+
+    train: list[Query] = []
+    validation: list[Query] = []
+    with (directory / "banking77_train.csv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            text, intent = row["text"].strip(), row["category"].strip()
+            query = Query(text, intent, "banking77", intent in URGENT_INTENTS["banking77"])
+            (validation if _in_banking_validation(text) else train).append(query)
+
+    clinc = json.loads((directory / "clinc150_train_val.json").read_text(encoding="utf-8"))
+    for split, target in (
+        ("train", train),
+        ("oos_train", train),
+        ("val", validation),
+        ("oos_val", validation),
+    ):
+        for text, intent in clinc[split]:
+            target.append(Query(text.strip(), intent, "clinc150", intent in URGENT_INTENTS["clinc150"]))
+
+    # Sorted so that training never depends on file order (determinism of the artifact).
+    def key(q: Query) -> tuple[str, str, str]:
+        return (q.source, q.intent, q.text)
+
+    return IntentData(
+        train=tuple(sorted(train, key=key)),
+        validation=tuple(sorted(validation, key=key)),
+        file_sha256={name: _sha256(directory / name) for name in DATA_FILES},
+    )

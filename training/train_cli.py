@@ -1,0 +1,56 @@
+"""``email2chat train``: rebuild the urgency model from the intent data, write the artifact and model card."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from training.data import default_data_dir
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from training.train import DEFAULT_BITS, DEFAULT_C, DEFAULT_MAX_ITER
+
+    parser.add_argument(
+        "--data", type=Path, default=None, help=f"intent data (default: {default_data_dir()})"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output folder (default: the layer's artifact/)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bits", type=int, default=DEFAULT_BITS, help="hash buckets = 2**bits")
+    parser.add_argument(
+        "--C", dest="regularisation_c", type=float, default=DEFAULT_C, help="inverse L2 strength"
+    )
+    parser.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
+    parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
+
+
+def run(args: argparse.Namespace) -> int:
+    from training.evaluate import EvaluationReport
+    from training.metrics import BinaryMetrics
+    from training.train import TrainConfig, train
+
+    config = TrainConfig(
+        seed=args.seed,
+        bits=args.bits,
+        regularisation_c=args.regularisation_c,
+        max_iter=args.max_iter,
+        subset_per_class=args.subset_per_class,
+    )
+    try:
+        result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)
+    except FileNotFoundError as exc:
+        print(f"email2chat train: {exc}", file=sys.stderr)
+        return 2
+    print(f"artifact: {result.artifact_path} ({result.card['artifact_bytes']} bytes)")
+    print(f"model card: {result.card_path}")
+    metrics = result.card.get("validation_metrics")
+    if isinstance(metrics, dict) and metrics:
+        report = EvaluationReport(threshold=float(str(result.card["threshold"])))
+        for key, row in metrics.items():
+            report.rows[key] = BinaryMetrics(**row)
+        print(report.table("validation"))
+    return 0
