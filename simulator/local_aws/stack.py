@@ -342,6 +342,12 @@ class LocalAwsStack:
                     return str(queue["Ref"])
         raise TemplateError(f"{function_logical_id} has no SQS event source")
 
+    def queue_arn_for(self, url: str) -> str:
+        for logical_id, queue_url in self.queue_urls.items():
+            if queue_url == url:
+                return self.queue_arns[logical_id]
+        raise KeyError(url)
+
     def dead_letter_queue_of(self, queue_logical_id: str) -> str | None:
         redrive = self.template.queues[queue_logical_id].get("RedrivePolicy") or {}
         target = redrive.get("deadLetterTargetArn")
