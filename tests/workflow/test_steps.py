@@ -217,6 +217,30 @@ def test_a_timed_out_initiate_is_read_back_not_posted_twice(world: World, start_
     assert [r["endpoint"] for r in world.emulator.request_log()].count("initiate_chat") == 1
 
 
+def test_a_later_attempt_resumes_the_leg_an_earlier_attempt_created(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-i8")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.set_fault("patch_attributes", error_rate=1.0, error_status=503)
+    with pytest.raises(ServerError):
+        initiate(state, world.runtime)  # the 201 came, then patching the attributes failed
+    assert len(_legs(world, "conv-i8")) == 1
+    record_outcome(dict(state, final={"outcome": "deferred", "reason": "x", "final": False}), world.runtime)
+    world.emulator.clear_faults()
+    world.clock.advance(60)
+
+    retry = dict(state, case=dict(state["case"], attempt=2, execution="email-conv-i8-2"))
+    assert collision_check(retry, world.runtime)["status"] == "clear"  # our own leg is not a collision
+    resumed = initiate(retry, world.runtime)
+
+    assert resumed["status"] == "initiated"
+    assert resumed["adopted"] is True
+    assert len(_legs(world, "conv-i8")) == 1
+    attributes = world.emulator.participant_attributes("conv-i8", resumed["participant_id"])
+    assert attributes["channelType"] == "chat"
+
+
 def test_a_manual_chat_opened_after_the_collision_check_is_not_duplicated(
     world: World, start_case: StartCase
 ) -> None:

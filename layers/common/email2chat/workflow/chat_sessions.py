@@ -26,6 +26,7 @@ class ChatSessionRecord:
     session_id: str
     execution: str
     initiated_at: float
+    email_key: str = ""  # the email whose upgrade created the leg (a later attempt may resume it)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class ChatSessionStore:
                 "session_id": {"S": record.session_id},
                 "execution": {"S": record.execution},
                 "initiated_at": {"N": repr(record.initiated_at)},
+                "email_key": {"S": record.email_key},
             },
         )
 
@@ -75,6 +77,7 @@ class ChatSessionStore:
             session_id=item["session_id"]["S"],
             execution=item["execution"]["S"],
             initiated_at=float(item["initiated_at"]["N"]),
+            email_key=item.get("email_key", {}).get("S", ""),
         )
 
     # --- the task token of AwaitAnswer ------------------------------------------------------------------
@@ -133,17 +136,18 @@ class ChatSessionStore:
         )
 
     # --- initiate in flight (an ambiguous POST is resolved by reading back, never by re-POSTing) -------
+    # Keyed by email, not execution: a deferred retry (a new execution) must recognise the leg too.
 
-    def mark_initiating(self, execution: str) -> None:
-        self._put(f"initiating#{execution}", "marker", {})
+    def mark_initiating(self, email_key: str) -> None:
+        self._put(f"initiating#{email_key}", "marker", {})
 
-    def clear_initiating(self, execution: str) -> None:
+    def clear_initiating(self, email_key: str) -> None:
         self._ddb.delete_item(
-            TableName=self._table, Key={"pk": {"S": f"initiating#{execution}"}, "sk": {"S": "marker"}}
+            TableName=self._table, Key={"pk": {"S": f"initiating#{email_key}"}, "sk": {"S": "marker"}}
         )
 
-    def was_initiating(self, execution: str) -> bool:
-        return self._get(f"initiating#{execution}", "marker") is not None
+    def was_initiating(self, email_key: str) -> bool:
+        return self._get(f"initiating#{email_key}", "marker") is not None
 
     # --- plumbing ----------------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.workflow.case import case_of
+from email2chat.genesys.models import Conversation, MediaEntry, Participant
+from email2chat.workflow.case import UpgradeCase, case_of
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -33,7 +34,7 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
     conversation = runtime.genesys.get_conversation(case.conversation_id)
     now = runtime.clock.now()
     active = conversation.active_chat_legs()
-    if active:
+    if active and own_active_leg(case, conversation, runtime) is None:
         observability.logger.info("chat already active on the conversation", extra={"legs": len(active)})
         return {"status": COLLISION, "reason": CHAT_ALREADY_ACTIVE, "checked_at": now}
     if not runtime.cooldown.claim(case.customer_key, case.key):
@@ -44,3 +45,25 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
             "checked_at": now,
         }
     return {"status": CLEAR, "checked_at": now}
+
+
+def own_active_leg(
+    case: UpgradeCase, conversation: Conversation, runtime: Runtime
+) -> tuple[Participant, MediaEntry] | None:
+    """The active chat leg an earlier attempt of THIS email created, if any (not a collision: resume it).
+
+    Known from the session record written right after the 201, or, when the 201 never arrived (a timeout),
+    from the in-flight marker: then the newest active leg is taken as ours (a manual chat opened in that
+    very window would be adopted too; the customer is in a chat either way, and never gets two).
+    """
+    active = conversation.active_chat_legs()
+    if not active:
+        return None
+    record = runtime.sessions.session(conversation.id)
+    if record is not None and record.email_key == case.key:
+        for participant, leg in active:
+            if participant.id == record.participant_id:
+                return participant, leg
+    if runtime.sessions.was_initiating(case.key):
+        return active[-1]
+    return None

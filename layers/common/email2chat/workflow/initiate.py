@@ -25,7 +25,7 @@ from email2chat.errors import RateLimited, ServerError, Timeout
 from email2chat.genesys.models import Conversation, InitiateChatRequest
 from email2chat.workflow.case import UpgradeCase, case_of
 from email2chat.workflow.chat_sessions import ChatSessionRecord
-from email2chat.workflow.collision import CHAT_ALREADY_ACTIVE
+from email2chat.workflow.collision import CHAT_ALREADY_ACTIVE, own_active_leg
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -46,17 +46,18 @@ def initiate(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     genesys = runtime.genesys
     conversation = genesys.get_conversation(case.conversation_id)
 
-    active = conversation.active_chat_legs()
-    if active:
-        if runtime.sessions.was_initiating(case.execution):
-            # Our earlier POST landed although we saw a timeout: adopt that leg, never create a second one.
-            participant, leg = active[-1]
-            attributes = _map_attributes(case, conversation, runtime)
-            genesys.patch_participant_attributes(
-                case.conversation_id, participant.id, {**attributes, CHANNEL_ATTRIBUTE: "chat"}
-            )
-            return _initiated(case, conversation, participant.id, leg.id, runtime, adopted=True)
-        return {"status": COLLISION, "reason": f"{CHAT_ALREADY_ACTIVE} (opened during the upgrade)"}
+    if conversation.active_chat_legs():
+        own = own_active_leg(case, conversation, runtime)
+        if own is None:
+            return {"status": COLLISION, "reason": f"{CHAT_ALREADY_ACTIVE} (opened during the upgrade)"}
+        # An earlier attempt's POST landed (a timeout hid the 201, or a later step failed): resume that leg,
+        # never create a second one.
+        participant, leg = own
+        attributes = _map_attributes(case, conversation, runtime)
+        genesys.patch_participant_attributes(
+            case.conversation_id, participant.id, {**attributes, CHANNEL_ATTRIBUTE: "chat"}
+        )
+        return _initiated(case, conversation, participant.id, leg.id, runtime, adopted=True)
 
     mapped_attributes = _map_attributes(case, conversation, runtime)
     permit = runtime.breaker.before_call(case.execution)  # BreakerOpen -> the ASL defers the email
@@ -72,7 +73,7 @@ def initiate(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
             "throttled_since": since,
         }
 
-    runtime.sessions.mark_initiating(case.execution)
+    runtime.sessions.mark_initiating(case.key)
     request = InitiateChatRequest(
         email_id=case.conversation_id,
         conversation_id=case.conversation_id,
@@ -82,17 +83,20 @@ def initiate(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         session = genesys.initiate_chat(request)
     except RateLimited as exc:
         # A 429 feeds the limiter (not the breaker); the POST did not land.
-        runtime.sessions.clear_initiating(case.execution)
+        runtime.sessions.clear_initiating(case.key)
         runtime.limiter.record_rate_limited(exc.retry_after)
         observability.emit(observability.RATE_LIMITED_429, 1, "Count")
         raise
     except ServerError:
-        runtime.sessions.clear_initiating(case.execution)
+        runtime.sessions.clear_initiating(case.key)
         runtime.breaker.record_failure(permit)
         raise
     except Timeout:
         runtime.breaker.record_failure(permit)  # the marker stays: the next attempt reads back first
         raise
+    _record_session(
+        case, conversation.id, session.participant_id, session.id, runtime
+    )  # before anything fails
     runtime.breaker.record_success(permit)
     runtime.limiter.record_success()
     genesys.patch_participant_attributes(
@@ -113,6 +117,23 @@ def _map_attributes(case: UpgradeCase, conversation: Conversation, runtime: Runt
     return dict(mapped.attributes)
 
 
+def _record_session(
+    case: UpgradeCase, conversation_id: str, participant_id: str, session_id: str, runtime: Runtime
+) -> float:
+    now = runtime.clock.now()
+    runtime.sessions.record_session(
+        ChatSessionRecord(
+            conversation_id=conversation_id,
+            participant_id=participant_id,
+            session_id=session_id,
+            execution=case.execution,
+            initiated_at=now,
+            email_key=case.key,
+        )
+    )
+    return now
+
+
 def _initiated(
     case: UpgradeCase,
     conversation: Conversation,
@@ -122,17 +143,12 @@ def _initiated(
     *,
     adopted: bool,
 ) -> dict[str, Any]:
-    now = runtime.clock.now()
-    runtime.sessions.record_session(
-        ChatSessionRecord(
-            conversation_id=conversation.id,
-            participant_id=participant_id,
-            session_id=session_id,
-            execution=case.execution,
-            initiated_at=now,
-        )
-    )
-    runtime.sessions.clear_initiating(case.execution)
+    existing = runtime.sessions.session(conversation.id)
+    if existing is not None and existing.participant_id == participant_id and existing.email_key == case.key:
+        initiated_at = existing.initiated_at  # keep the first 201's time: the latency metric measures from it
+    else:
+        initiated_at = _record_session(case, conversation.id, participant_id, session_id, runtime)
+    runtime.sessions.clear_initiating(case.key)
     observability.logger.info(
         "chat leg initiated", extra={"participant_id": participant_id, "adopted": adopted}
     )
@@ -140,6 +156,6 @@ def _initiated(
         "status": INITIATED,
         "session_id": session_id,
         "participant_id": participant_id,
-        "initiated_at": now,
+        "initiated_at": initiated_at,
         "adopted": adopted,
     }
