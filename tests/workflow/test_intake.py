@@ -107,26 +107,70 @@ def test_an_event_for_an_unknown_conversation_is_invalid(world: World) -> None:
     assert world.runtime.outcomes.get("sqs-m-1") is not None
 
 
-def test_transient_failures_are_reported_per_item_then_dead_lettered(world: World) -> None:
+class BrokenClassifier:
+    def decide(self, *args: object, **kwargs: object) -> object:
+        raise RuntimeError("model artifact missing")
+
+
+def test_unexpected_failures_are_reported_per_item_then_dead_lettered(world: World) -> None:
     world.seed("conv-5")
-    world.emulator.set_fault("get_conversation", outage_until=world.clock.now() + 3600)
     good = world.sqs_record(world.direct_message("email-ok", "conv-5"), message_id="ok")
-    flaky = world.sqs_record(world.emulator.email_started_event("conv-5"), message_id="flaky")
+    assert handle_batch({"Records": [good]}, world.runtime) == {"batchItemFailures": []}
+    world.runtime._classifier = BrokenClassifier()
+    failing = world.sqs_record(world.direct_message("email-x", "conv-5"), message_id="failing")
 
-    result = handle_batch({"Records": [good, flaky]}, world.runtime)
-
-    assert result == {"batchItemFailures": [{"itemIdentifier": "flaky"}]}
-    assert [e["name"] for e in world.executions()] == ["email-ok-1"]
+    assert handle_batch({"Records": [failing]}, world.runtime) == {
+        "batchItemFailures": [{"itemIdentifier": "failing"}]
+    }
     assert world.drain(world.dlq_url) == []
 
     limit = world.runtime.settings.intake_max_receive_count
     poison = world.sqs_record(
-        world.emulator.email_started_event("conv-5"), message_id="flaky", receive_count=limit
+        world.direct_message("email-x", "conv-5"), message_id="failing", receive_count=limit
     )
     assert handle_batch({"Records": [poison]}, world.runtime) == {"batchItemFailures": []}
     dead = world.drain(world.dlq_url)
     assert len(dead) == 1
-    assert "gave up after 5 receives: ServerError" in dead[0]["MessageAttributes"]["reason"]["StringValue"]
+    reason = dead[0]["MessageAttributes"]["reason"]["StringValue"]
+    assert reason == "gave up after 5 receives: RuntimeError: model artifact missing"
+    assert [e["name"] for e in world.executions()] == ["email-ok-1"]
+
+
+def test_a_genesys_outage_puts_the_message_back_instead_of_poisoning_it(world: World) -> None:
+    world.seed("conv-5b")
+    world.emulator.set_fault("get_conversation", outage_until=world.clock.now() + 7200)
+    event = world.sqs_record(world.emulator.email_started_event("conv-5b"), message_id="flaky")
+
+    assert process_record(event, world.runtime) == "retry_later"
+    (requeued,) = world.sqs.sent_to(world.intake_queue_url)
+    assert requeued["DelaySeconds"] == 60
+    wrapper = json.loads(requeued["MessageBody"])
+    assert wrapper["kind"] == "email2chat.retry"
+    assert wrapper["retries"] == 1
+
+    world.clock.advance(3600)  # still down after the retry window: now it is dead-lettered, with the reason
+    assert process_record(world.sqs_record(requeued["MessageBody"]), world.runtime) == "invalid"
+    (dead,) = world.drain(world.dlq_url)
+    assert "Genesys unavailable for 3600 s: ServerError" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert json.loads(dead["Body"])["detail-type"].endswith("customer.start")  # the original message
+
+    world.emulator.clear_faults()
+
+
+def test_a_429_at_intake_feeds_the_limiter_and_comes_back_after_retry_after(world: World) -> None:
+    world.seed("conv-5c")
+    world.emulator.set_fault("list_messages", error_rate=1.0, error_status=429)
+    event = world.sqs_record(world.emulator.email_started_event("conv-5c"))
+
+    assert process_record(event, world.runtime) == "retry_later"
+    (requeued,) = world.sqs.sent_to(world.intake_queue_url)
+    assert 1 <= requeued["DelaySeconds"] <= 2  # Retry-After 1 s, spread by up to as much again
+    assert world.runtime.limiter.try_acquire("an-initiate") > 0  # the fleet holds back for Retry-After
+    assert any(m.name == "RateLimited429" for m in world.metrics)
+
+    world.emulator.clear_faults()
+    world.clock.advance(2)
+    assert process_record(world.sqs_record(requeued["MessageBody"]), world.runtime) == "started"
 
 
 def test_not_urgent_records_not_urgent_and_schedules_one_recheck(world: World) -> None:

@@ -15,6 +15,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from email2chat import observability
-from email2chat.errors import BadRequest, ConfigError, InvalidEmailEvent, NotFound
+from email2chat.errors import (
+    BadRequest,
+    ConfigError,
+    InvalidEmailEvent,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Timeout,
+)
 from email2chat.state.cooldown import CustomerCooldown
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import UpgradeCase, email_key
@@ -31,10 +40,13 @@ from email2chat.workflow.intake_messages import (
     DirectEmail,
     GenesysEmailEvent,
     RecheckRequest,
+    RetryWrapper,
     email_id_hint,
     parse_intake_message,
     parse_iso_time,
     recheck_message,
+    retry_message,
+    unwrap_retry,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +61,7 @@ NOT_URGENT = "not_urgent"
 RECHECK_REQUEUED = "recheck_requeued"
 ANSWERED = "answered"
 INVALID = "invalid"
+RETRY_LATER = "retry_later"
 
 
 @dataclass(frozen=True)
@@ -96,8 +109,9 @@ def handle_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
 def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
     """Handle one SQS record. Raises on transient failures (the batch reports them)."""
     body = record.get("body")
+    wrapper = unwrap_retry(body if isinstance(body, str) else "")
     try:
-        message = parse_intake_message(body if isinstance(body, str) else "")
+        message = parse_intake_message(wrapper.body)
     except InvalidEmailEvent as exc:
         return reject(record, runtime, str(exc))
     try:
@@ -110,6 +124,41 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
         return start_upgrade(message.case, runtime)
     except (InvalidEmailEvent, NotFound, BadRequest) as exc:
         return reject(record, runtime, str(exc))
+    except (RateLimited, ServerError, Timeout) as exc:
+        return retry_later(record, wrapper, exc, runtime)
+
+
+def retry_later(record: Mapping[str, Any], wrapper: RetryWrapper, error: Exception, runtime: Runtime) -> str:
+    """Genesys is rate limiting or unavailable: put the message back with a delay, not into the DLQ.
+
+    A 429 is backpressure, not a poison message: it feeds the fleet limiter and the message returns after
+    ``Retry-After`` (spread, so a storm does not come back all at once). A 5xx or timeout returns after the
+    deferral delay. Only a message still failing after the retry window goes to the DLQ.
+    """
+    settings = runtime.settings
+    now = runtime.clock.now()
+    first_seen = wrapper.first_seen_at if wrapper.first_seen_at is not None else now
+    if now - first_seen >= settings.defer_retry_window_s:
+        return reject(
+            record, runtime, f"Genesys unavailable for {now - first_seen:.0f} s: {_describe(error)}"
+        )
+    if isinstance(error, RateLimited):
+        runtime.limiter.record_rate_limited(error.retry_after)
+        observability.emit(observability.RATE_LIMITED_429, 1, "Count")
+        delay = error.retry_after * (1.0 + random.random())
+    else:
+        delay = float(settings.defer_delay_s)
+    retried = RetryWrapper(body=wrapper.body, retries=wrapper.retries + 1, first_seen_at=first_seen)
+    runtime.sqs.send_message(
+        QueueUrl=_required(settings.intake_queue_url, "INTAKE_QUEUE_URL"),
+        MessageBody=retry_message(retried),
+        DelaySeconds=runtime.real_seconds(delay, maximum=900),
+    )
+    logger.info(
+        "Genesys unavailable: intake message re-queued",
+        extra={"error": type(error).__name__, "retries": retried.retries, "delay_s": round(delay, 1)},
+    )
+    return RETRY_LATER
 
 
 def intake_email(email: InboundEmail, runtime: Runtime) -> str:
@@ -225,7 +274,7 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
 def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     """Send the message to the DLQ with its reason and record the ``invalid`` outcome."""
     body = record.get("body")
-    body_text = body if isinstance(body, str) and body else "<empty>"
+    body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
     email_id = email_id_hint(body_text) or f"sqs-{message_id}"
     reason = reason[:900]  # a message attribute, a record field: short and free of content

@@ -20,6 +20,7 @@ from email2chat.workflow.case import UpgradeCase
 
 RECHECK_KIND = "email2chat.recheck"
 DEFERRED_KIND = "email2chat.deferred"
+RETRY_KIND = "email2chat.retry"
 CUSTOMER_START_SUFFIX = ".customer.start"
 MAX_ID_LENGTH = 256
 
@@ -95,6 +96,48 @@ def email_id_hint(body: str) -> str | None:
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
         return value
     return None
+
+
+@dataclass(frozen=True)
+class RetryWrapper:
+    """A message the intake could not process because Genesys was unavailable, put back with a delay.
+
+    Wrapping (instead of letting SQS redeliver) keeps a rate-limit storm or an outage from counting
+    towards the queue's poison-message limit; ``first_seen_at`` bounds how long it keeps trying.
+    """
+
+    body: str
+    retries: int = 0
+    first_seen_at: float | None = None
+
+
+def unwrap_retry(body: str) -> RetryWrapper:
+    """The original message inside a retry wrapper (or the body itself, never retried)."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        return RetryWrapper(body)
+    if isinstance(data, Mapping) and data.get("kind") == RETRY_KIND and isinstance(data.get("body"), str):
+        retries = data.get("retries")
+        first_seen = data.get("first_seen_at")
+        return RetryWrapper(
+            body=data["body"],
+            retries=retries if isinstance(retries, int) else 0,
+            first_seen_at=float(first_seen) if isinstance(first_seen, int | float) else None,
+        )
+    return RetryWrapper(body)
+
+
+def retry_message(wrapper: RetryWrapper) -> str:
+    return json.dumps(
+        {
+            "kind": RETRY_KIND,
+            "body": wrapper.body,
+            "retries": wrapper.retries,
+            "first_seen_at": wrapper.first_seen_at,
+        },
+        sort_keys=True,
+    )
 
 
 def recheck_message(case: UpgradeCase, due_at: float) -> str:
