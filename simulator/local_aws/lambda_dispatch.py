@@ -87,6 +87,9 @@ class InProcessLambdas:
         self._handlers: dict[str, tuple[Handler, int]] = {}
         self._lock = threading.Lock()
         self.invocations: list[Invocation] = []
+        # function name -> the events it received, kept only when asked (sample events for events/)
+        self.record_payloads = False
+        self.payloads: dict[str, list[Any]] = {}
 
     def register(self, function_name: str, handler: Handler, *, timeout_s: int = 30) -> None:
         self._handlers[function_name] = (handler, timeout_s)
@@ -94,6 +97,9 @@ class InProcessLambdas:
     def invoke(self, function_name: str, arn: str, payload: Any) -> tuple[Any, str | None]:
         """Call the handler; returns (result or error envelope, error type or None)."""
         handler, timeout_s = self._handlers[function_name]
+        if self.record_payloads:
+            with self._lock:
+                self.payloads.setdefault(function_name, []).append(json.loads(json.dumps(payload)))
         context = LambdaContext(function_name=function_name, invoked_function_arn=arn, timeout_s=timeout_s)
         started = time.monotonic()
         error_type: str | None = None

@@ -89,5 +89,6 @@ def summary_table(result: Mapping[str, Any]) -> str:
         f"(time scale {result['run']['time_scale']})",
     ]
     if result.get("missing"):
-        lines.append(f"NO OUTCOME (run timed out): {', '.join(result['missing'])}")
+        why = "the run timed out" if result.get("timed_out") else "nothing left in flight"
+        lines.append(f"NO OUTCOME ({why}): {', '.join(result['missing'])}")
     return "\n".join(lines)
