@@ -87,6 +87,21 @@ def test_a_second_upgrade_of_the_same_conversation_finds_the_lock_held(
         collision_check(second, world.runtime)
 
 
+def test_a_deferred_attempt_waits_for_its_predecessor_to_release_the_lock(
+    world: World, start_case: StartCase
+) -> None:
+    first = start_case("conv-c6")
+    collision_check(first, world.runtime)  # attempt 1 holds the lock (its RecordOutcome has not run yet)
+    second = dict(first, case=dict(first["case"], attempt=2, execution=f"{first['case']['email_key']}-2"))
+
+    waiting = collision_check(second, world.runtime)
+    assert waiting["status"] == "wait"
+    assert waiting["wait_seconds"] >= 1
+
+    record_outcome(dict(first, final={"outcome": "deferred", "reason": "x", "final": False}), world.runtime)
+    assert collision_check(second, world.runtime)["status"] == "clear"
+
+
 def test_a_customer_prompted_recently_is_on_cooldown(world: World, start_case: StartCase) -> None:
     first = _until_notified(world, start_case, "conv-c4")
     record_outcome(dict(first, final={"outcome": "connected", "reason": "ok"}), world.runtime)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
+from email2chat.errors import LockHeld
 from email2chat.genesys.models import Conversation, MediaEntry, Participant
 from email2chat.workflow.case import UpgradeCase, case_of
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 CLEAR = "clear"
 COLLISION = "collision"
 COOLDOWN = "cooldown"
+WAIT = "wait"  # the previous attempt of this same email is still releasing the lock
+PREVIOUS_ATTEMPT_WAIT_S = 2.0
 CHAT_ALREADY_ACTIVE = "Chat session already in progress"
 
 
@@ -30,7 +33,18 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
     observability.correlate(
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
-    runtime.lock.acquire(case.conversation_id, case.execution)  # LockHeld -> the ASL's UpgradeInProgress
+    try:
+        runtime.lock.acquire(case.conversation_id, case.execution)
+    except LockHeld as held:
+        if not _earlier_attempt(case, held.holder):
+            raise  # another email's upgrade: the ASL's UpgradeInProgress (collision_skipped)
+        # A deferred attempt can start before its predecessor's RecordOutcome has released the lock:
+        # wait in the workflow for that, never skip our own email. Bounded by the lock's lease.
+        return {
+            "status": WAIT,
+            "wait_seconds": runtime.real_seconds(PREVIOUS_ATTEMPT_WAIT_S),
+            "reason": f"previous attempt {held.holder} still holds the lock",
+        }
     conversation = runtime.genesys.get_conversation(case.conversation_id)
     now = runtime.clock.now()
     active = conversation.active_chat_legs()
@@ -67,3 +81,10 @@ def own_active_leg(
     if runtime.sessions.was_initiating(case.key):
         return active[-1]
     return None
+
+
+def _earlier_attempt(case: UpgradeCase, holder: str | None) -> bool:
+    if not holder or holder == case.execution:
+        return False
+    key, _, attempt = holder.rpartition("-")
+    return key == case.key and attempt.isdigit() and int(attempt) < case.attempt
