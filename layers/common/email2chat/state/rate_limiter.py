@@ -14,7 +14,8 @@ The rate rule (requests/s), evaluated at every call::
 
 ``waiting`` counts distinct requesters (execution names) denied recently that have not been admitted since
 (a denied requester stays counted until ``waiter_grace_s`` after the time it was told to come back).
-With the defaults, 1 req/s idle, 2 req/s with 10 waiting, 10 req/s with 90 or more waiting.
+With the defaults, 1 req/s idle, 2 req/s with 2 waiting, 10 req/s with 18 or more waiting: a burst of
+100 drains in about 13 s (simulated with whole-second waits), and the tail does not crawl.
 
 Waits are spread by queue position: the n-th waiter (oldest first) is told ``(deficit + n) / rate``, so a
 backlog comes back one by one instead of all at once. Admission itself is first come, first served.
@@ -24,13 +25,18 @@ the ``version`` it read; a lost race re-reads (up to ``max_attempts``). Round tr
 (+2 per lost race), ``record_rate_limited`` 2, ``record_headers`` 0 unless the headers say the budget is
 nearly spent (then 2), ``record_success`` 0 (recovery is time-based), ``current_rate`` / ``snapshot`` 1.
 
-Invariant (tested): over any interval of length T, admissions <= burst + max_rate * T; with a fixed rate r,
-admissions <= burst + r * T.
+Bucket size: ``max(burst, rate * wait_resolution_s)`` tokens. Step Functions Wait states take whole seconds,
+so waiters come back together on the second: at 10 req/s the bucket must hold a second's worth of tokens,
+or only ``burst`` of them could ever pass per second. At the base rate with ``burst=1`` it holds one token.
+
+Invariant (tested): over any interval of length T, admissions <= capacity + max_rate * T, where
+capacity = max(burst, max_rate * wait_resolution_s); at a fixed rate r: <= max(burst, r * resolution) + r * T.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +45,7 @@ from email2chat.genesys.models import RateLimitInfo
 from email2chat.state.table import ConditionNotMet, StateTable
 
 _SK = "BUCKET"
-_EPSILON = 1e-9  # float slack so 0.2 req/s * 5 s still makes a whole token
+_EPSILON = 1e-6  # token slack: float epoch seconds resolve ~0.2 us, so 0.1 s steps do not sum exactly
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,9 @@ class _Bucket:
     decreased_at: float | None = None
     hint: float | None = None
     hint_until: float = 0.0
-    # requester tag -> [first denied at, told to come back at]
+    # requester tag -> [queue ticket, told to come back at]; tickets are handed out in arrival order
     waiters: dict[str, list[float]] = field(default_factory=dict)
+    next_ticket: int = 0
 
     @classmethod
     def from_item(cls, item: dict[str, Any] | None, *, now: float, burst: float, base_rate: float) -> _Bucket:
@@ -88,7 +95,8 @@ class _Bucket:
             decreased_at=optional("decreased_at"),
             hint=optional("hint"),
             hint_until=float(item.get("hint_until", 0.0)),
-            waiters={str(k): [float(v[0]), float(v[1])] for k, v in (item.get("waiters") or {}).items()},
+            waiters=_decode_waiters(item.get("waiters")),
+            next_ticket=int(item.get("next_ticket", 0)),
         )
 
     def to_item(self, pk: str, expires_at: int) -> dict[str, Any]:
@@ -101,7 +109,8 @@ class _Bucket:
             "rate": self.rate,
             "blocked_until": self.blocked_until,
             "hint_until": self.hint_until,
-            "waiters": self.waiters,
+            "waiters": _encode_waiters(self.waiters),
+            "next_ticket": self.next_ticket,
             "expires_at": expires_at,
         }
         for name in ("ceiling", "last_429_at", "decreased_at", "hint"):
@@ -110,9 +119,18 @@ class _Bucket:
                 item[name] = value
         return item
 
-    def queue_position(self, tag: str, first: float) -> int:
-        """How many live waiters were denied before ``tag`` (ties broken by tag, so the order is total)."""
-        return sum(1 for other, times in self.waiters.items() if (times[0], other) < (first, tag))
+    def queue_position(self, tag: str) -> int:
+        """How many live waiters arrived before ``tag`` (all of them, for a newcomer)."""
+        if tag not in self.waiters:
+            return len(self.waiters)
+        ticket = self.waiters[tag][0]
+        return sum(1 for times in self.waiters.values() if times[0] < ticket)
+
+    def join_queue(self, tag: str, now: float, max_waiters: int) -> None:
+        if tag in self.waiters or len(self.waiters) >= max_waiters:
+            return  # beyond max_waiters a newcomer still waits by position, it is just not stored
+        self.waiters[tag] = [float(self.next_ticket), now]
+        self.next_ticket += 1
 
 
 RateListener = Callable[[float], None]
@@ -127,15 +145,16 @@ class FleetRateLimiter:
         base_rate: float = 1.0,
         max_rate: float = 10.0,
         burst: float = 1.0,
+        wait_resolution_s: float = 1.0,
         on_rate_change: RateListener | None = None,
-        waiters_per_step: float = 10.0,
+        waiters_per_step: float = 2.0,
         min_rate: float = 0.2,
         decrease_factor: float = 0.5,
         quiet_period_s: float = 60.0,
         recovery_per_s: float = 0.1,
         decrease_holdoff_s: float = 2.0,
         waiter_grace_s: float = 30.0,
-        max_waiters: int = 200,
+        max_waiters: int = 100,
         low_remaining_fraction: float = 0.1,
         max_attempts: int = 5,
     ) -> None:
@@ -143,6 +162,8 @@ class FleetRateLimiter:
             raise ValueError("need 0 < min_rate <= base_rate <= max_rate")
         if burst < 1:
             raise ValueError("burst must be >= 1 (a request takes one whole token)")
+        if wait_resolution_s < 0:
+            raise ValueError("wait_resolution_s must be >= 0")
         if not 0 < decrease_factor < 1:
             raise ValueError("decrease_factor must be in (0, 1)")
         if waiters_per_step <= 0 or max_attempts < 1:
@@ -152,6 +173,7 @@ class FleetRateLimiter:
         self.base_rate = base_rate
         self.max_rate = max_rate
         self.burst = burst
+        self.wait_resolution_s = wait_resolution_s
         self.waiters_per_step = waiters_per_step
         self.min_rate = min_rate
         self.decrease_factor = decrease_factor
@@ -180,7 +202,7 @@ class FleetRateLimiter:
             admitted = False
             if now >= bucket.blocked_until:
                 elapsed = max(0.0, now - bucket.refilled_at)
-                bucket.tokens = min(self.burst, bucket.tokens + elapsed * rate)
+                bucket.tokens = min(self.capacity(rate), bucket.tokens + elapsed * rate)
                 bucket.refilled_at = max(bucket.refilled_at, now)
                 if bucket.tokens >= 1.0 - _EPSILON:
                     bucket.tokens = max(0.0, bucket.tokens - 1.0)
@@ -188,10 +210,8 @@ class FleetRateLimiter:
                     admitted = True
             wait = 0.0
             if not admitted:
-                first = bucket.waiters[tag][0] if tag in bucket.waiters else now
-                ahead = bucket.queue_position(tag, first)
-                if tag in bucket.waiters or len(bucket.waiters) < self.max_waiters:
-                    bucket.waiters[tag] = [first, now]  # counted now, so the rate below includes it
+                ahead = bucket.queue_position(tag)
+                bucket.join_queue(tag, now, self.max_waiters)  # counted now, so the rate below includes it
                 rate = self._rate(bucket, now)
                 if now < bucket.blocked_until:
                     wait = (bucket.blocked_until - now) + (1.0 + ahead) / rate
@@ -256,7 +276,7 @@ class FleetRateLimiter:
         rate = self._rate(bucket, now)
         tokens = bucket.tokens
         if now >= bucket.blocked_until:
-            tokens = min(self.burst, tokens + max(0.0, now - bucket.refilled_at) * rate)
+            tokens = min(self.capacity(rate), tokens + max(0.0, now - bucket.refilled_at) * rate)
         return LimiterSnapshot(
             rate=rate,
             tokens=tokens,
@@ -266,6 +286,10 @@ class FleetRateLimiter:
         )
 
     # --- the rule -------------------------------------------------------------------------------
+
+    def capacity(self, rate: float) -> float:
+        """Tokens the bucket holds at ``rate``: a second's worth (one Wait-state tick), at least ``burst``."""
+        return max(self.burst, rate * self.wait_resolution_s)
 
     def _ceiling(self, bucket: _Bucket, now: float) -> float | None:
         if bucket.ceiling is None:
@@ -324,6 +348,18 @@ class FleetRateLimiter:
         if self._on_rate_change is not None and abs(rate - previous_rate) > _EPSILON:
             self._on_rate_change(rate)
         return True
+
+
+def _encode_waiters(waiters: dict[str, list[float]]) -> str:
+    # One compact string rather than a DynamoDB map: ~30 bytes a waiter keeps the item (and the write
+    # units of every acquire) small; a map costs more bytes and more parsing per attribute.
+    return json.dumps({tag: [int(t[0]), round(t[1], 3)] for tag, t in waiters.items()}, separators=(",", ":"))
+
+
+def _decode_waiters(stored: Any) -> dict[str, list[float]]:
+    if not stored:
+        return {}
+    return {str(tag): [float(t[0]), float(t[1])] for tag, t in json.loads(stored).items()}
 
 
 def _requester_tag(requester: str) -> str:
