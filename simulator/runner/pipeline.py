@@ -58,6 +58,8 @@ class RunOptions:
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
     parameter_overrides: Mapping[str, Any] = field(default_factory=dict)
     agent_delay_default_s: float = 3.0
+    # concurrent intake batches, as Lambda scales an SQS event source (the template caps it in AWS)
+    intake_concurrency: int = 4
 
 
 @dataclass
@@ -283,7 +285,8 @@ class LocalPipeline:
 
     def _count_error(self, function: str, exc: Exception) -> None:
         key = f"{function}:{getattr(exc, 'error_type', type(exc).__name__)}"
-        self.handler_errors[key] = self.handler_errors.get(key, 0) + 1
+        with self._metrics_lock:
+            self.handler_errors[key] = self.handler_errors.get(key, 0) + 1
 
     # --- delivery ----------------------------------------------------------------------------------
 
@@ -347,6 +350,18 @@ class LocalPipeline:
             delivery.bodies.append(body)
         delivery.delivered_at = self.clock.now()
 
+    def _intake_worker(self, stop: threading.Event) -> None:
+        """One concurrent "Lambda" polling the intake queue until the run ends."""
+        while not stop.is_set():
+            try:
+                handled = self.drain_intake_once()
+            except Exception as exc:  # a driver bug must not kill the worker silently
+                self._count_error("driver", exc)
+                LOG.exception("intake worker failed")
+                handled = 0
+            if not handled:
+                stop.wait(POLL_INTERVAL_S)
+
     def drain_intake_once(self) -> int:
         """Receive one batch (up to 10) from the intake queue and run the intake handler on it."""
         assert self.stack is not None
@@ -395,28 +410,38 @@ class LocalPipeline:
         )
         pending = sorted(deliveries.values(), key=lambda d: d.due_at)
         deadline = started_real + self.options.timeout_s
-        next_check = 0.0
         timed_out = False
-        while True:
-            now = self.clock.now()
-            while pending and pending[0].due_at <= now:
-                self.deliver(pending.pop(0))
-            while answers and answers[0][0] <= now:
-                _, conversation_id = answers.pop(0)
-                self.emulator.answer_email(conversation_id)
-            handled = self.drain_intake_once()
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + CHECK_INTERVAL_S
-                finished, done, outcomes = self._finished(scenario, pending, answers)
-                if progress is not None:
-                    progress(Progress(done, len(scenario), time.monotonic() - started_real, outcomes))
-                if finished:
-                    break
-                if time.monotonic() >= deadline:
-                    timed_out = True
-                    break
-            if not handled:
+        stop = threading.Event()
+        workers = [
+            threading.Thread(target=self._intake_worker, args=(stop,), name=f"intake-{i}", daemon=True)
+            for i in range(max(1, self.options.intake_concurrency))
+        ]
+        for worker in workers:
+            worker.start()
+        next_check = 0.0
+        try:
+            while True:
+                now = self.clock.now()
+                while pending and pending[0].due_at <= now:
+                    self.deliver(pending.pop(0))
+                while answers and answers[0][0] <= now:
+                    _, conversation_id = answers.pop(0)
+                    self.emulator.answer_email(conversation_id)
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + CHECK_INTERVAL_S
+                    finished, done, outcomes = self._finished(scenario, pending, answers)
+                    if progress is not None:
+                        progress(Progress(done, len(scenario), time.monotonic() - started_real, outcomes))
+                    if finished:
+                        break
+                    if time.monotonic() >= deadline:
+                        timed_out = True
+                        break
                 time.sleep(POLL_INTERVAL_S)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=30)
         finished_real = time.monotonic()
         return self._collect(
             scenario, deliveries, (started_clock, started_wall, started_real, finished_real), timed_out

@@ -24,7 +24,7 @@ OUTCOME_COLOURS = {
     "invalid": "#c62828",
     "missing": "#000000",
 }
-NODE_W, NODE_H, GAP_X, GAP_Y = 168, 46, 28, 64
+NODE_W, NODE_H, GAP_X, GAP_Y = 184, 46, 24, 60
 
 
 def _e(value: Any) -> str:
@@ -94,8 +94,23 @@ def layout(definition: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
             deepest += 1
             depth[state] = deepest
     layers: dict[int, list[str]] = {}
-    for state in states:  # keep the ASL's own order inside a layer: authors order states by the flow
+    for state in states:  # start from the ASL's own order: authors order states by the flow
         layers.setdefault(depth[state], []).append(state)
+    # Fewer crossings: order each layer by the mean position of its predecessors (one barycentre sweep).
+    predecessors: dict[str, list[str]] = {s: [] for s in states}
+    for node, targets in forward.items():
+        for target in targets:
+            predecessors[target].append(node)
+    slot: dict[str, float] = {}
+    for level in sorted(layers):
+        names = layers[level]
+        for index, name in enumerate(names):
+            placed = [slot[p] for p in predecessors[name] if p in slot]
+            slot[name] = sum(placed) / len(placed) if placed else float(index)
+        names.sort(key=lambda n: slot[n])
+        width_here = len(names)
+        for index, name in enumerate(names):  # spread to centred slots so the next layer sees real positions
+            slot[name] = index - (width_here - 1) / 2
     widest = max((len(v) for v in layers.values()), default=1)
     width = widest * (NODE_W + GAP_X)
     positions: dict[str, tuple[float, float]] = {}
@@ -162,7 +177,7 @@ def state_machine_svg(definition: Mapping[str, Any], counts: Mapping[str, Any]) 
     return "".join(parts)
 
 
-def _short(name: str, limit: int = 22) -> str:
+def _short(name: str, limit: int = 25) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
@@ -254,6 +269,10 @@ def _timeline_svg(events: Sequence[Mapping[str, Any]], horizon: float, colour: s
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _num(value: Any) -> str:
+    return "-" if not isinstance(value, int | float) else f"{float(value):.1f} s"
 
 
 def _at(t: Any) -> str:
@@ -399,13 +418,13 @@ def render_report(result: Mapping[str, Any], definition: Mapping[str, Any]) -> s
     assign = latency.get("agent_assignment_s") or {}
     connect_chart = histogram_svg(
         connect.get("values") or [],
-        f"Time to connect (email arrived → customer in chat), p50 {connect.get('p50')} s, "
-        f"p95 {connect.get('p95')} s",
+        f"Time to connect (email arrived → customer in chat), p50 {_num(connect.get('p50'))}, "
+        f"p95 {_num(connect.get('p95'))}",
     )
     assign_chart = histogram_svg(
         assign.get("values") or [],
-        f"Agent assignment (chat initiated → agent assigned), p50 {assign.get('p50')} s, "
-        f"p95 {assign.get('p95')} s",
+        f"Agent assignment (chat initiated → agent assigned), p50 {_num(assign.get('p50'))}, "
+        f"p95 {_num(assign.get('p95'))}",
     )
     payload = json.dumps({"emails": len(emails), "totals": totals}).replace("</", "<\\/")
     share_429 = 100.0 * rate_limited / requests if requests else 0.0

@@ -33,8 +33,8 @@ URGENT_TEXTS = [
     ),
     (
         "Card compromised",
-        "Hello,\n\nI think my card has been compromised, I got a text about a purchase abroad I "
-        "never made.\n\nBest regards,\nBarbara",
+        "Hello,\n\nSomeone has used my card without my permission, there are purchases abroad I "
+        "never made. Please block my card.\n\nBest regards,\nBarbara",
     ),
 ]
 CALM_TEXT = (
