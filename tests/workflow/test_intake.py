@@ -267,3 +267,36 @@ def test_every_email_id_makes_a_valid_distinct_execution_name(email_id: str, att
     assert all(c.isascii() and (c.isalnum() or c in "-_") for c in name)
     assert email_key(email_id) == email_key(email_id)  # stable across redeliveries
     assert email_key(email_id + "x") != email_key(email_id)
+
+
+def test_a_customer_prompted_recently_is_skipped_at_intake_in_arrival_order(world: World) -> None:
+    world.seed("conv-11a")
+    world.seed("conv-11b")
+    first = world.direct_message("email-11a", "conv-11a", customer={"id": "c-11", "email": "same@x.example"})
+    second = world.direct_message("email-11b", "conv-11b", customer={"id": "c-11", "email": "SAME@x.example"})
+
+    assert process_record(world.sqs_record(first), world.runtime) == "started"
+    assert process_record(world.sqs_record(second), world.runtime) == "cooldown_skipped"
+
+    assert [e["name"] for e in world.executions()] == ["email-11a-1"]
+    record = world.runtime.outcomes.get("email-11b")
+    assert record is not None
+    assert record.outcome == Outcome.COOLDOWN_SKIPPED
+    assert process_record(world.sqs_record(second), world.runtime) == "duplicate"  # settled: not re-decided
+
+
+def test_a_late_duplicate_of_a_skipped_upgrade_does_not_silence_the_customer(world: World) -> None:
+    from email2chat.workflow.record_outcome import record_outcome
+
+    world.seed("conv-12")
+    body = world.direct_message("email-12", "conv-12")
+    process_record(world.sqs_record(body), world.runtime)
+    state = world.execution_input("email-12-1")
+    # the workflow ended without prompting (a collision): RecordOutcome gives the cooldown claim back
+    record_outcome(
+        dict(state, final={"outcome": "collision_skipped", "reason": "x", "final": True}), world.runtime
+    )
+    world.clock.advance(3600)
+
+    assert process_record(world.sqs_record(body, message_id="late"), world.runtime) == "duplicate"
+    assert world.runtime.cooldown.claim(state["case"]["customer_key"], "the-next-email")

@@ -2,8 +2,9 @@
 
 Order matters: the session lock is taken FIRST and the conversation read AFTER, so two upgrades of one
 conversation (or an upgrade racing a manual chat) cannot both see "no chat" and both initiate. A chat leg
-already active -> ``collision_skipped`` ("Chat session already in progress"). Then the cooldown claim:
-a customer prompted within the window (24 h by default) -> ``cooldown_skipped`` (notification fatigue).
+already active -> ``collision_skipped`` ("Chat session already in progress"). Then the cooldown claim,
+re-entered (the intake took it in arrival order; this catches a claim lost meanwhile, e.g. expired during
+a long deferral): a customer prompted within the window -> ``cooldown_skipped`` (notification fatigue).
 ``LockHeld`` is raised for the ASL to catch: another execution is upgrading this conversation.
 """
 

@@ -10,6 +10,8 @@ Guarantees:
   not-urgent path, which starts nothing, uses the intake ledger instead.
 - Not urgent: ``not_urgent`` is recorded (not final) and a delayed re-check is queued for the moment the
   queue-wait trigger would fire; then, if the email is still unanswered, the upgrade starts.
+- Urgent, but the customer was prompted within the cooldown window (24 h): ``cooldown_skipped``, nothing
+  starts. The claim is taken here, in arrival order (CollisionCheck re-enters it as a second line).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ NOT_URGENT = "not_urgent"
 RECHECK_REQUEUED = "recheck_requeued"
 ANSWERED = "answered"
 INVALID = "invalid"
+COOLDOWN_SKIPPED = "cooldown_skipped"
 RETRY_LATER = "retry_later"
 
 
@@ -165,10 +168,10 @@ def intake_email(email: InboundEmail, runtime: Runtime) -> str:
     now = runtime.clock.now()
     key = email_key(email.email_id)
     observability.correlate(email_id=email.email_id, conversation_id=email.conversation_id, execution=None)
-    if runtime.ledger.get(key) is not None:
-        # Already classified not urgent and a re-check is scheduled: this is a duplicate delivery.
+    if runtime.ledger.get(key) is not None or _has_final_outcome(email.email_id, runtime):
+        # A re-check is already scheduled, or the email is settled: a duplicate (Genesys redelivers for days).
         observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
-        logger.info("duplicate intake message ignored (re-check already scheduled)")
+        logger.info("duplicate intake message ignored")
         return DUPLICATE
     verdict = classify(
         runtime,
@@ -251,10 +254,17 @@ def recheck(request: RecheckRequest, runtime: Runtime) -> str:
 
 
 def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
-    """StartExecution named after the email (and attempt): a second delivery cannot start a second one."""
+    """Claim the customer's cooldown, then StartExecution named after the email (and attempt).
+
+    The claim is taken here, in arrival order, so the first of two emails from one customer is the one that
+    prompts; the owner is the email (not the execution), so a deferred retry or a duplicate re-enters it.
+    A second delivery cannot start a second workflow: the name is taken.
+    """
     observability.correlate(
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
+    if not runtime.cooldown.claim(case.customer_key, case.key):
+        return _cooldown_skipped(case, runtime)
     try:
         runtime.sfn.start_execution(
             stateMachineArn=_required(runtime.settings.state_machine_arn, "STATE_MACHINE_ARN"),
@@ -263,12 +273,44 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
-            logger.info("duplicate intake message: the upgrade workflow already exists")
+            _settle_duplicate(case, runtime)
             return DUPLICATE
         raise
     logger.info("upgrade workflow started", extra={"attempt": case.attempt, "urgent_by": case.urgent_by})
     return STARTED
+
+
+def _cooldown_skipped(case: UpgradeCase, runtime: Runtime) -> str:
+    now = runtime.clock.now()
+    hours = runtime.settings.cooldown_hours
+    runtime.outcomes.record(
+        OutcomeRecord(
+            email_id=case.email_id,
+            outcome=Outcome.COOLDOWN_SKIPPED,
+            reason=f"customer already prompted within the last {hours:g} hours",
+            conversation_id=case.conversation_id,
+            timings={"received": case.received_at, "decided": case.decided_at, "finished": now},
+            details={"final": True, "score": case.score, "urgent_by": case.urgent_by},
+        )
+    )
+    observability.emit(observability.OUTCOME, 1, "Count", outcome=Outcome.COOLDOWN_SKIPPED.value)
+    logger.info("customer on cooldown: not prompted again")
+    return COOLDOWN_SKIPPED
+
+
+def _settle_duplicate(case: UpgradeCase, runtime: Runtime) -> None:
+    """A duplicate re-entered the cooldown claim; if the workflow already ended without prompting the
+    customer (its RecordOutcome gave the claim back), give it back again rather than silence them."""
+    observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
+    logger.info("duplicate intake message: the upgrade workflow already exists")
+    record = runtime.outcomes.get(case.email_id)
+    if record is not None and record.details.get("final", True) and "notification_id" not in record.details:
+        runtime.cooldown.release(case.customer_key, case.key)
+
+
+def _has_final_outcome(email_id: str, runtime: Runtime) -> bool:
+    record = runtime.outcomes.get(email_id)
+    return record is not None and bool(record.details.get("final", True))
 
 
 def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
