@@ -1,8 +1,10 @@
-"""Fixtures: a moto DynamoDB table of the real shape, a manual clock, and client wrappers for the
-concurrency tests (serialised requests) and the round-trip counts."""
+"""Fixtures: a moto DynamoDB table of the real shape, a manual clock, a serialised client for the thread
+tests (moto does not apply conditional writes atomically under threads: see email2chat.state.serialized)
+and a counting client for the round-trip budgets."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -11,31 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from email2chat.clock import ManualClock
+from email2chat.state.serialized import SerializedClient
 from email2chat.state.table import StateTable
 from moto import mock_aws
 
 START = 1_700_000_000.0
-
-
-class SerializedClient:
-    """DynamoDB applies each request to an item atomically. moto does not promise that under threads, so
-    the thread tests run each *request* under one lock: sequences of requests (read, then conditional
-    write) still interleave freely, which is the race the code under test must survive."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attribute(*args, **kwargs)
-
-        return call
 
 
 class CountingClient:
@@ -68,28 +50,38 @@ def clock() -> ManualClock:
     return ManualClock(START)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def dynamodb() -> Iterator[Any]:
+    # One moto mock per module (starting one costs ~0.3 s); each test gets its own table below.
     with mock_aws():
         yield boto3.client("dynamodb", region_name="us-east-1")
 
 
+_table_names = itertools.count()
+
+
+def fresh_table_name() -> str:
+    return f"email2chat-state-{next(_table_names)}"
+
+
 @pytest.fixture
 def table(dynamodb: Any, clock: ManualClock) -> StateTable:
-    return StateTable.create_for_tests(dynamodb, clock)
+    return StateTable.create_for_tests(dynamodb, clock, table_name=fresh_table_name())
 
 
 @pytest.fixture
 def counting(dynamodb: Any, clock: ManualClock) -> tuple[StateTable, CountingClient]:
-    StateTable.create_table(dynamodb, "counted")
+    name = fresh_table_name()
+    StateTable.create_table(dynamodb, name)
     client = CountingClient(dynamodb)
-    return StateTable("counted", dynamodb_client=client, clock=clock), client
+    return StateTable(name, dynamodb_client=client, clock=clock), client
 
 
 @pytest.fixture
 def threaded_table(dynamodb: Any, clock: ManualClock) -> StateTable:
-    StateTable.create_table(dynamodb, "threaded")
-    return StateTable("threaded", dynamodb_client=SerializedClient(dynamodb), clock=clock)
+    name = fresh_table_name()
+    StateTable.create_table(dynamodb, name)
+    return StateTable(name, dynamodb_client=SerializedClient(dynamodb), clock=clock)
 
 
 def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:

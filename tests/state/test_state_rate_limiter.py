@@ -10,7 +10,7 @@ from email2chat.clock import ManualClock
 from email2chat.genesys.models import RateLimitInfo
 from email2chat.state.rate_limiter import FleetRateLimiter
 from email2chat.state.table import StateTable
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from .conftest import START, CountingClient, run_concurrently
@@ -230,12 +230,11 @@ PROPERTY_SETTINGS = settings(
     deadline=None,
     derandomize=True,  # the same examples in CI every time
     database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example gets its own bucket name
 )
 
 
 def property_limiter(dynamodb: Any, clock: ManualClock, **options: float) -> FleetRateLimiter:
-    name = f"prop-{next(_names)}"
+    name = f"prop-{next(_names)}"  # one bucket per example, in one table per module
     if "property" not in dynamodb.list_tables()["TableNames"]:
         StateTable.create_table(dynamodb, "property")
     table = StateTable("property", dynamodb_client=dynamodb, clock=clock)
