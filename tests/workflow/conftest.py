@@ -250,7 +250,7 @@ def world(clock: ManualClock, settings_overrides: dict[str, Any]) -> Iterator[Wo
             ClientCredentials("local-client", "local-secret"),
             clock=clock,
             sleep=clock.advance,
-            read_timeout_s=0.3,
+            read_timeout_s=5.0,  # generous: the machine is shared; the timeout test swaps in a short one
             get_retries=0,
         )
         runtime = build_runtime(

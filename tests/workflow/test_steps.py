@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from email2chat.errors import BreakerOpen, LockHeld, RateLimited, ServerError, Timeout
+from email2chat.genesys.client import ClientCredentials, GenesysClient
 from email2chat.state.breaker import BreakerState
 from email2chat.state.outcomes import Outcome
 from email2chat.workflow.await_answer import await_answer
@@ -215,6 +216,15 @@ def test_time_scale_turns_clock_waits_into_real_seconds(world: World) -> None:
 def test_a_timed_out_initiate_is_read_back_not_posted_twice(world: World, start_case: StartCase) -> None:
     state = start_case("conv-i6")
     state["collision"] = collision_check(state, world.runtime)
+    world.runtime.genesys = GenesysClient(
+        world.emulator.base_url,
+        world.emulator.base_url,
+        ClientCredentials("local-client", "local-secret"),
+        clock=world.clock,
+        sleep=world.clock.advance,
+        read_timeout_s=0.3,
+        get_retries=0,
+    )
     world.emulator.set_fault("initiate_chat", latency_s=0.8)  # lands after the client's 0.3 s read timeout
 
     with pytest.raises(Timeout):
