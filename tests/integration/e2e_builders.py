@@ -52,6 +52,9 @@ ATTRIBUTES = {
 
 
 def email_line(email_id: str, *, urgent: bool = True, n: int = 0, **fields: Any) -> dict[str, Any]:
+    """One scenario line. An "urgent" email reads urgent AND has waited 16 minutes in queue, so the wait
+    trigger makes it urgent whatever the model scores: these tests prove the workflow, not the model
+    (``tests/classifier`` does that)."""
     subject, body = URGENT_TEXTS[n % len(URGENT_TEXTS)] if urgent else CALM_TEXT
     line: dict[str, Any] = {
         "id": email_id,
@@ -60,7 +63,7 @@ def email_line(email_id: str, *, urgent: bool = True, n: int = 0, **fields: Any)
         "body": body,
         "customer": {"id": f"cust-{email_id}", "email": f"{email_id}@example.net", "name": "Test Customer"},
         "attributes": dict(ATTRIBUTES),
-        "queue_wait_minutes": 1,
+        "queue_wait_minutes": 16 if urgent else 1,
         "customer_action": "accept",
         "answer_after_s": 4,
         "agent_delay_s": 3,

@@ -149,11 +149,14 @@ def test_a_message_delivered_three_times_starts_one_workflow_and_one_notificatio
 
 
 def test_cooldown_skips_a_customer_prompted_recently(run: tuple[dict[str, Any], Any]) -> None:
-    assert _email(run, "cooldown-first")["outcome"] == "connected"
-    second = _email(run, "cooldown-second")
-    assert second["outcome"] == "cooldown_skipped"
-    assert second["notifications"] == 0
-    assert second["chat_legs"] == 0
+    # which of the two is first depends on the intake's order (concurrent batches): the invariant is
+    # that the customer is prompted once, and the other email is skipped for cooldown
+    pair = [_email(run, "cooldown-first"), _email(run, "cooldown-second")]
+    assert sorted(e["outcome"] for e in pair) == ["connected", "cooldown_skipped"]
+    skipped = next(e for e in pair if e["outcome"] == "cooldown_skipped")
+    assert skipped["notifications"] == 0
+    assert skipped["chat_legs"] == 0
+    assert sum(e["notifications"] for e in pair) == 1
 
 
 def test_the_wait_trigger(run: tuple[dict[str, Any], Any]) -> None:
