@@ -463,8 +463,9 @@ class LocalPipeline:
         for email in scenario.emails:
             record = by_email.get(email.id) or by_conversation.get(email.conversation_id)
             if record is not None:
-                done += 1
                 counts[record.outcome.value] = counts.get(record.outcome.value, 0) + 1
+                # progress counts final outcomes only (a not-urgent email may still be re-checked)
+                done += 0 if record.details.get("final") is False else 1
         dead = self._dead_letter_count()
         if dead:
             counts["dead-lettered"] = dead

@@ -304,6 +304,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: #90a4ae; }
 .grid { display: flex; flex-wrap: wrap; gap: 24px; }
 .sm { max-width: 100%; height: auto; }
+.chart { max-width: 600px; }
 .sm .nname { font-size: 12px; font-weight: 600; text-anchor: middle; fill: #0d47a1; }
 .sm .ncount { font-size: 11px; text-anchor: middle; fill: #546e7a; }
 .sm .elabel { font-size: 11px; fill: #37474f; font-weight: 600; }
