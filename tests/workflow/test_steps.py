@@ -494,3 +494,29 @@ def test_a_deferred_attempt_is_not_final_and_keeps_the_claim(world: World, start
     assert record_outcome(state, world.runtime) == {"outcome": "deferred", "final": False}
     assert not [m for m in world.metrics if m.name == "Outcome"]
     assert not world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
+
+
+def test_an_event_for_another_chat_leg_does_not_end_our_wait(world: World, start_case: StartCase) -> None:
+    sfn = RecordingSfn(world.sfn)
+    world.runtime.sfn = sfn
+    state = _until_notified(world, start_case, "conv-w5", customer_action="ignore")
+    await_answer(dict(state, task_token="tok-5"), world.runtime)
+    world.emulator.open_manual_chat("conv-w5")  # the customer opens a chat by hand: a different leg
+
+    results = _deliver_events(world)
+
+    assert results
+    assert all(r.get("completed") is False for r in results)
+    assert sfn.completed == []
+
+
+def test_scaled_time_shortens_real_delays_not_clock_decisions(world: World, start_case: StartCase) -> None:
+    world.runtime.settings = world.runtime.settings.model_copy(update={"time_scale": 0.01})
+    state = start_case("conv-d3")
+    state["error"] = {"Error": "BreakerOpen"}
+
+    result = defer(state, world.runtime)
+
+    (sent,) = world.sqs.sent_to(world.intake_queue_url)
+    assert sent["DelaySeconds"] == 1  # 60 clock seconds at 0.01 real seconds each, at least 1
+    assert result["retry_at"] == world.clock.now() + 60  # decisions stay in clock time
