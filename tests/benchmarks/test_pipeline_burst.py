@@ -60,6 +60,8 @@ def _burst_lines() -> list[str]:
                     "body": f"Hello,\n\n{body}\n\nThanks,\nCustomer {i}",
                     "customer": {"id": f"cust-burst-{i:03d}", "email": f"burst{i:03d}@example.net"},
                     "attributes": {"Account_ID": f"ACC-{i:06d}", "Product_Type": "Credit Card"},
+                    # urgent by the wait trigger too: this measures the pipeline's pacing, not the model
+                    "queue_wait_minutes": 16,
                     "customer_action": "accept",
                     "answer_after_s": 3,
                     "agent_delay_s": 3,
