@@ -35,7 +35,6 @@ from simulator.runner.scenario import MalformedMessage, Scenario, ScenarioEmail,
 
 LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FINAL_WHEN_QUIET = "deferred"  # only final once nothing for the email is queued or running
 POLL_INTERVAL_S = 0.01  # real seconds between driver passes (polling in-process queues, not waiting on time)
 CHECK_INTERVAL_S = 0.2  # real seconds between completion checks (a DynamoDB scan)
 
@@ -57,7 +56,6 @@ class RunOptions:
     template: Path | None = None
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
     parameter_overrides: Mapping[str, Any] = field(default_factory=dict)
-    agent_delay_default_s: float = 3.0
     # concurrent intake batches, as Lambda scales an SQS event source (the template caps it in AWS)
     intake_concurrency: int = 4
 
@@ -122,6 +120,7 @@ class LocalPipeline:
         self._metrics: list[dict[str, Any]] = []
         self._metrics_lock = threading.Lock()
         self._remove_listener: Callable[[], None] | None = None
+        self._emf_was_enabled = True
         self._status_events: list[dict[str, Any]] = []
         self.handler_errors: dict[str, int] = {}
         self._quiet_checks = 0
@@ -139,7 +138,9 @@ class LocalPipeline:
     def start(self) -> None:
         options = self.options
         scale = options.time_scale
-        observability.set_emf_output(False)  # metrics reach us through the listener, not stdout
+        # metrics reach us through the listener, not stdout; the previous setting comes back at stop()
+        self._emf_was_enabled = bool(getattr(observability, "_emf_enabled", True))
+        observability.set_emf_output(False)
         self._remove_listener = observability.add_listener(self._on_metric)
         self.emulator = GenesysEmulator(
             clock=self.clock,
@@ -181,6 +182,7 @@ class LocalPipeline:
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
+            observability.set_emf_output(self._emf_was_enabled)
         set_runtime(None)
 
     def _apply_faults(self) -> None:
