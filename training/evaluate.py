@@ -45,7 +45,7 @@ class EvaluationReport:
 
 
 def validation_sets(data: IntentData, seed: int) -> dict[str, tuple[list[str], list[bool]]]:
-    """``{"queries/<source>": (texts, labels), "emails/<source>": ...}``; emails are normalised model texts."""
+    """``{"queries/<source>": (texts, labels), "emails/<source>": ...}``; emails as normalised model texts."""
     from training.train import model_text_of, synthetic_emails
 
     sets: dict[str, tuple[list[str], list[bool]]] = {}

@@ -1,7 +1,7 @@
-"""``email2chat score``: JSON lines in (``{"id", "subject"?, "body"?, "html"?, "queue_wait_minutes"?}``), one JSON
-line out per input line, in order: ``{"id", "score", "urgent", "threshold", "by_score", "wait_trigger_fired",
-"drivers"}``. A line that is not valid UTF-8 or JSON, or lacks an ``id``, gets ``{"id", "error"}`` and the run
-goes on (exit status 0; the number of bad lines is reported on stderr).
+"""``email2chat score``: JSON lines in (``{"id", "subject"?, "body"?, "html"?, "queue_wait_minutes"?}``), one
+JSON line out per input line, in order: ``{"id", "score", "urgent", "threshold", "by_score",
+"wait_trigger_fired", "drivers"}``. A line that is not valid UTF-8 or JSON, or lacks an ``id``, gets
+``{"id", "error"}`` and the run goes on (exit status 0; the number of bad lines is reported on stderr).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def score_stream(
     for raw in source:
         result = score_line(classifier, raw.rstrip(b"\r\n"), threshold, trigger)
         errors += "error" in result
-        sink.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sink.write(json.dumps(result) + "\n")  # ASCII escapes: a lone surrogate cannot break stdout
     sink.flush()
     return errors
 

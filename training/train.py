@@ -2,15 +2,18 @@
 
 Reproducible: inputs are sorted, every random choice comes from ``random.Random(seed)``, the solver is
 deterministic (lbfgs, single BLAS thread), and the artifact is written with fixed zip dates; the model card's
-date comes from ``SOURCE_DATE_EPOCH`` (or the data snapshot date), never the wall clock. Same data, same bytes.
+date comes from ``SOURCE_DATE_EPOCH`` (or the data snapshot date), never the wall clock.
+Same data, same bytes.
 
 Recipe:
 1. Training queries are split (by a hash of the text) into a fit part and a calibration part (15 %).
 2. Each fit query is used bare and wrapped in a synthetic email (``wrappers.TRAIN``), normalised exactly as at
    runtime, so the model learns what the normaliser leaves behind.
-3. A softmax logistic regression over classes = each Urgent intent + "other" per source, on hashed features.
-4. Platt calibration of the Urgent log-odds on the calibration part (bare and wrapped), computed by the runtime
-   model itself (float16 weights included), so the calibration describes exactly what Lambda computes.
+3. A softmax logistic regression over classes = each Urgent intent, each other BANKING77 intent, and one
+   "other" class for CLINC150, on hashed features; weights quantised to int8 (used buckets only).
+4. Platt calibration of the Urgent log-odds on the calibration part (bare and wrapped), computed by the
+   runtime model itself (quantised weights included), so the calibration describes exactly what Lambda
+   computes.
 """
 
 from __future__ import annotations
@@ -41,7 +44,11 @@ DATA_SNAPSHOT_DATE = (
 )
 CALIBRATION_PERCENT = 15
 DEFAULT_BITS = 18
-DEFAULT_C = 30.0
+DEFAULT_C = 5.0
+DEFAULT_LENGTH_POWER = 0.25
+# BANKING77's non-urgent intents compete as classes of their own ("card_arrival" vs "lost_or_stolen_card");
+# CLINC150's other intents (travel, cooking...) stay one class: they are far from urgent and many.
+DEFAULT_FINE_SOURCES = ("banking77",)
 DEFAULT_MAX_ITER = 300
 QUOTE_PROBABILITY = 0.5
 
@@ -50,10 +57,14 @@ QUOTE_PROBABILITY = 0.5
 class TrainConfig:
     seed: int = 0
     bits: int = DEFAULT_BITS
+    length_power: float = DEFAULT_LENGTH_POWER
     regularisation_c: float = DEFAULT_C
     max_iter: int = DEFAULT_MAX_ITER
     emails_per_query: int = 1
     subset_per_class: int | None = None  # small deterministic subsets for fast tests
+    fine_sources: tuple[str, ...] = (
+        DEFAULT_FINE_SOURCES  # sources whose non-urgent intents get their own classes
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +75,12 @@ class TrainResult:
     card: dict[str, object]
 
 
-def class_of(query: Query) -> str:
-    return f"{query.source}:{query.intent}" if query.urgent else f"{query.source}:other"
+def class_of(query: Query, fine_sources: frozenset[str] = frozenset()) -> str:
+    """Urgent intents are classes of their own; other intents are one class per source, or their own class
+    for the ``fine_sources`` (competing intents sharpen the boundary, at the cost of artifact size)."""
+    if query.urgent or query.source in fine_sources:
+        return f"{query.source}:{query.intent}"
+    return f"{query.source}:other"
 
 
 def _in_calibration(text: str) -> bool:
@@ -128,9 +143,10 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
 
     fit_emails = synthetic_emails(fit_queries, TRAIN, config.seed, config.emails_per_query)
     fit_texts = [q.text for q in fit_queries] + [model_text_of(email) for _, email in fit_emails]
-    fit_labels = [class_of(q) for q in fit_queries] + [class_of(q) for q, _ in fit_emails]
+    fine = frozenset(config.fine_sources)
+    fit_labels = [class_of(q, fine) for q in fit_queries] + [class_of(q, fine) for q, _ in fit_emails]
 
-    featuriser = HashedFeaturiser(config.bits)
+    featuriser = HashedFeaturiser(config.bits, config.length_power)
     started = time.perf_counter()
     matrix = _matrix(featuriser, fit_texts)
     classes = sorted(set(fit_labels))
@@ -146,12 +162,17 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     if len(classes) == 2:  # sklearn keeps one row for two classes: expand to a symmetric softmax
         coefficients = np.vstack([-coefficients[0] / 2, coefficients[0] / 2])
         intercepts = np.array([-intercepts[0] / 2, intercepts[0] / 2])
-    urgent_classes = tuple(name for name in classes if not name.endswith(":other"))
+    buckets, quantised, scales = ModelParameters.quantise(coefficients.T)
+    urgent_intents = {class_of(q) for q in train_queries if q.urgent}
+    urgent_classes = tuple(name for name in classes if name in urgent_intents)
     uncalibrated = ModelParameters(
         bits=config.bits,
+        length_power=config.length_power,
         classes=tuple(classes),
         urgent_classes=urgent_classes,
-        weights=coefficients.T.astype(np.float16),
+        buckets=buckets,
+        quantised=quantised,
+        scales=scales,
         bias=intercepts.astype(np.float32),
         platt_slope=1.0,
         platt_intercept=0.0,
@@ -163,13 +184,16 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
         model_text_of(e) for _, e in calibration_emails
     ]
     calibration_labels = [q.urgent for q in calibration_queries] + [q.urgent for q, _ in calibration_emails]
-    log_odds = np.array([runtime.raw_log_odds(text) for text in calibration_texts]).reshape(-1, 1)
+    log_odds = np.array(runtime.raw_log_odds_many(calibration_texts)).reshape(-1, 1)
     platt = LogisticRegression(C=1e4, max_iter=1000).fit(log_odds, np.array(calibration_labels))
     parameters = ModelParameters(
         bits=uncalibrated.bits,
+        length_power=uncalibrated.length_power,
         classes=uncalibrated.classes,
         urgent_classes=uncalibrated.urgent_classes,
-        weights=uncalibrated.weights,
+        buckets=uncalibrated.buckets,
+        quantised=uncalibrated.quantised,
+        scales=uncalibrated.scales,
         bias=uncalibrated.bias,
         platt_slope=round(float(platt.coef_[0][0]), 6),
         platt_intercept=round(float(platt.intercept_[0]), 6),
@@ -224,10 +248,12 @@ def train(
         "config": {
             "seed": config.seed,
             "bits": config.bits,
+            "length_power": config.length_power,
             "C": config.regularisation_c,
             "max_iter": config.max_iter,
             "emails_per_query": config.emails_per_query,
             "subset_per_class": config.subset_per_class,
+            "fine_sources": list(config.fine_sources),
         },
         "training": facts,
         "validation_metrics": metrics,
@@ -244,7 +270,8 @@ def render_model_card(card: dict[str, object]) -> str:
         "",
         f"- Model: {card['model']}",
         f"- Date: {card['date']} (from SOURCE_DATE_EPOCH or the data snapshot; never the wall clock)",
-        f"- Artifact: `{card['artifact']}`, {card['artifact_bytes']} bytes, sha256 `{card['artifact_sha256']}`",
+        f"- Artifact: `{card['artifact']}`, {card['artifact_bytes']} bytes, "
+        f"sha256 `{card['artifact_sha256']}`",
         f"- Label: {card['label']}",
         f"- Decision: urgent when score > {card['threshold']} or the customer waited more than "
         f"{card['wait_trigger_minutes']} minutes in queue",

@@ -10,7 +10,13 @@ from training.data import default_data_dir
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from training.train import DEFAULT_BITS, DEFAULT_C, DEFAULT_MAX_ITER
+    from training.train import (
+        DEFAULT_BITS,
+        DEFAULT_C,
+        DEFAULT_FINE_SOURCES,
+        DEFAULT_LENGTH_POWER,
+        DEFAULT_MAX_ITER,
+    )
 
     parser.add_argument(
         "--data", type=Path, default=None, help=f"intent data (default: {default_data_dir()})"
@@ -24,6 +30,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--C", dest="regularisation_c", type=float, default=DEFAULT_C, help="inverse L2 strength"
     )
     parser.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
+    parser.add_argument(
+        "--length-power", type=float, default=DEFAULT_LENGTH_POWER, help="n-gram value = count ** -power"
+    )
+    parser.add_argument(
+        "--fine-sources",
+        default=",".join(DEFAULT_FINE_SOURCES),
+        help="sources whose non-urgent intents are classes of their own (comma-separated; '' for none)",
+    )
     parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
 
@@ -38,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         bits=args.bits,
         regularisation_c=args.regularisation_c,
         max_iter=args.max_iter,
+        length_power=args.length_power,
         subset_per_class=args.subset_per_class,
+        fine_sources=tuple(s for s in args.fine_sources.split(",") if s),
     )
     try:
         result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)

@@ -3,7 +3,7 @@
 Two disjoint template families: ``TRAIN`` teaches the model email shapes, ``EVAL`` (other greetings, names,
 sign-offs, fillers, disclaimers, quote headers, HTML layouts) measures how it copes with shapes it never saw.
 Quoted history carries *another* query (urgent or not) so the model and the normaliser are tested on the trap
-of scoring an old quoted email instead of the newest message. The label of an email is its newest query's label.
+of scoring an old quoted email instead of the newest message. An email's label is its newest query's label.
 """
 
 from __future__ import annotations
@@ -58,13 +58,26 @@ TRAIN = WrapperFamily(
         "",
         "",
         "",
+        "",
         "I am a customer of yours.",
         "I have a question about my account.",
         "I'm writing regarding my account.",
         "Quick question for you.",
         "I need some help please.",
+        "I have been with your bank for a long time.",
+        "I tried calling but nobody picked up.",
+        "I couldn't find the answer on your website.",
+        "My name is on the account below.",
+        "Apologies for the long email.",
+        "I spoke to someone yesterday about this.",
+        "I'm not sure who else to ask.",
+        "I hope you can sort this out.",
+        "I am travelling at the moment.",
+        "This is my second email about this.",
+        "I use your app every day.",
     ),
     fillers_after=(
+        "",
         "",
         "",
         "",
@@ -74,6 +87,16 @@ TRAIN = WrapperFamily(
         "I would appreciate a quick reply.",
         "Let me know if you need anything else from me.",
         "Please get back to me as soon as possible.",
+        "My customer number is 0000000.",
+        "I have attached a screenshot.",
+        "I'm available all afternoon.",
+        "You can call me on my mobile.",
+        "I look forward to your answer.",
+        "Thank you for your time.",
+        "I'd rather not go into a branch.",
+        "It has been a long week.",
+        "Your app is great otherwise.",
+        "Please reply to this address.",
     ),
     sign_offs=(
         "Thanks,",
@@ -165,6 +188,7 @@ EVAL = WrapperFamily(
         "Writing to you about something.",
         "This is about my banking.",
         "Sorry to bother you.",
+        "I'm emailing because the chat was closed.",
     ),
     fillers_after=(
         "",
@@ -175,6 +199,8 @@ EVAL = WrapperFamily(
         "Hoping to hear back soon.",
         "I can be reached on this address.",
         "Waiting for your response.",
+        "My reference is in the subject line.",
+        "I'm on holiday next week.",
     ),
     sign_offs=(
         "Warm regards,",
@@ -314,7 +340,7 @@ def wrap_query(query: str, quoted_query: str | None, family: WrapperFamily, rng:
 
     as_html = rng.random() < 0.35
     if not as_html:
-        text = "\n".join(body_lines + ([""] + quote_lines if quote_lines else []))
+        text = "\n".join([*body_lines, *(["", *quote_lines] if quote_lines else [])])
         return EmailParts(subject=subject, text=text, html="")
     body_html = "".join(f"<p>{html.escape(line)}</p>" if line else "<br>" for line in body_lines)
     quote_html = ""

@@ -47,14 +47,17 @@ def test_artifact_is_compact_and_loads_without_scikit_learn() -> None:
 def test_urgent_email_scores_high_and_drivers_quote_it(classifier: UrgencyClassifier) -> None:
     email = f"Hello team,\n\n{STOLEN}.\n\nKind regards,\nJane Doe\nSent from my iPhone"
     decision = classifier.decide("Help", email)
-    assert decision.score > 0.85 and decision.urgent and decision.by_score
+    assert decision.score > 0.85
+    assert decision.urgent
+    assert decision.by_score
     assert decision.drivers
     assert all(len(d) <= 60 and d.lower() in STOLEN.lower() for d in decision.drivers)
 
 
 def test_benign_email_scores_low(classifier: UrgencyClassifier) -> None:
     decision = classifier.decide("Question", f"Hi,\n{BENIGN}\nThanks,\nJane")
-    assert decision.score < 0.2 and not decision.urgent
+    assert decision.score < 0.2
+    assert not decision.urgent
 
 
 def test_quoted_urgent_history_does_not_make_a_benign_reply_urgent(classifier: UrgencyClassifier) -> None:
@@ -68,7 +71,9 @@ def test_keyword_alone_does_not_make_an_email_urgent(classifier: UrgencyClassifi
 
 def test_wait_trigger_upgrades_a_benign_email(classifier: UrgencyClassifier) -> None:
     decision = classifier.decide("", BENIGN, queue_wait_minutes=16)
-    assert decision.urgent and decision.wait_trigger_fired and not decision.by_score
+    assert decision.urgent
+    assert decision.wait_trigger_fired
+    assert not decision.by_score
 
 
 def test_threshold_is_a_parameter(classifier: UrgencyClassifier) -> None:
@@ -114,15 +119,16 @@ def test_score_many_matches_score(classifier: UrgencyClassifier) -> None:
 def test_runtime_scores_match_the_training_featuriser(classifier: UrgencyClassifier) -> None:
     """Training builds matrices with ``HashedFeaturiser``; the runtime uses a cached path: they must agree."""
     parameters = classifier.model.parameters
-    featuriser = HashedFeaturiser(parameters.bits)
-    weights = parameters.weights.astype(np.float64)
+    featuriser = HashedFeaturiser(parameters.bits, parameters.length_power)
+    dense = np.zeros((featuriser.n_buckets, len(parameters.classes)))
+    dense[parameters.buckets.astype(np.intp)] = parameters.row_weights()[:-1]
     for text in (STOLEN, BENIGN, "pin blocked pin blocked", "a"):
         features = featuriser.featurise(text)
-        logits = parameters.bias + np.asarray(features.values) @ weights[np.asarray(features.indices)]
+        logits = parameters.bias + np.asarray(features.values) @ dense[np.asarray(features.indices)]
         expected = np.exp(logits - logits.max())
         urgent = np.array([c in parameters.urgent_classes for c in parameters.classes])
         log_odds = float(np.log(expected[urgent].sum()) - np.log(expected[~urgent].sum()))
-        assert classifier.model.raw_log_odds(text) == pytest.approx(log_odds, abs=1e-3)
+        assert classifier.model.whole_text_log_odds(text) == pytest.approx(log_odds, abs=1e-3)
 
 
 def test_missing_or_corrupt_artifact_is_a_typed_error(tmp_path: Path) -> None:
@@ -142,3 +148,13 @@ def test_model_card_describes_the_shipped_artifact() -> None:
     assert card["threshold"] == 0.85
     assert set(card["data_sha256"]) >= {"banking77_train.csv", "clinc150_train_val.json"}
     assert "queries/banking77" in card["validation_metrics"]
+
+
+def test_token_cache_reset_keeps_scores_exact() -> None:
+    """The per-token tables are bounded: when full they reset, and scores must not change."""
+    texts = [f"my card number {i} word{i} was stolen in town{i} yesterday" for i in range(60)]
+    expected = UrgencyModel.load().score_many(texts)
+    small = UrgencyModel.load()
+    small._table.MAX_TOKENS = 16  # type: ignore[misc]
+    got = [small.score(text) for text in texts] + small.score_many(texts)
+    assert got == pytest.approx(expected + expected, abs=1e-9)

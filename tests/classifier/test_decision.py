@@ -49,7 +49,9 @@ def test_wait_trigger_fires_only_after_more_than_the_trigger(
 
 def test_both_rules_can_fire_together_and_the_reason_says_so() -> None:
     decision = decide(0.99, ("card stolen",), queue_wait_minutes=20)
-    assert decision.urgent and decision.by_score and decision.wait_trigger_fired
+    assert decision.urgent
+    assert decision.by_score
+    assert decision.wait_trigger_fired
     assert decision.to_dict() == {
         "score": 0.99,
         "threshold": 0.85,

@@ -22,17 +22,25 @@ import numpy as np
 import numpy.typing as npt
 
 from email2chat.classifier.features import (
+    BIGRAM_MIX_A,
+    BIGRAM_MIX_B,
+    BIGRAM_MIX_C,
+    SENTENCE_BREAK,
     HashedFeaturiser,
     bigram_hash,
     char_ngram_hashes,
+    group_scale,
     token_hash,
     tokenize,
+    tokenize_with_breaks,
 )
 from email2chat.errors import ModelArtifactError
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifact"
 DEFAULT_ARTIFACT = ARTIFACT_DIR / "urgency_model.npz"
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
+MIN_SENTENCE_TOKENS = 2  # "Thanks." alone says nothing
+MAX_SENTENCES = 40  # bounded work on long messages (the message is already cut to a few KB)
 _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries carry no wall-clock time: same data, same bytes
 
 FloatArray = npt.NDArray[np.float32]
@@ -43,21 +51,56 @@ class ModelParameters:
     """Everything the runtime needs; written by training, read by ``UrgencyModel``."""
 
     bits: int
+    length_power: float
     classes: tuple[str, ...]
     urgent_classes: tuple[str, ...]
-    weights: npt.NDArray[np.float16]  # (2**bits, n_classes)
+    buckets: npt.NDArray[np.uint32]  # the hash buckets with a non-zero weight, ascending
+    quantised: npt.NDArray[np.int8]  # (len(buckets), n_classes): weight = quantised * scales[class]
+    scales: FloatArray  # (n_classes,)
     bias: FloatArray  # (n_classes,)
     platt_slope: float
     platt_intercept: float
+
+    @staticmethod
+    def quantise(
+        dense: npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int8], FloatArray]:
+        """Keep the used buckets only and store their weights as int8 with one scale per class.
+
+        Most buckets of a hashed space never occur in training, and L2-regularised weights of unseen
+        features are exactly zero: storing used rows only, at 8 bits, makes an 80-class model fit in a few MB.
+        The rounding error (at most scale / 2 per weight) moves a logit by about 1e-2 at most.
+        """
+        used = np.flatnonzero(np.any(dense != 0.0, axis=1)).astype(np.uint32)
+        rows = dense[used]
+        largest = np.abs(rows).max(axis=0) if len(rows) else np.zeros(dense.shape[1])
+        scales = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
+        quantised = np.clip(np.rint(rows / scales.astype(np.float64)), -127, 127).astype(np.int8)
+        return used, quantised, scales
+
+    def row_weights(self) -> FloatArray:
+        """The used buckets' weights as float32, plus one zero row (the weight of every unused bucket)."""
+        weights = np.zeros((len(self.buckets) + 1, len(self.classes)), dtype=np.float32)
+        weights[:-1] = self.quantised.astype(np.float32) * self.scales
+        return weights
+
+    def bucket_rows(self) -> npt.NDArray[np.int32]:
+        """Row of ``row_weights`` for every bucket (unused buckets point at the zero row)."""
+        rows = np.full(1 << self.bits, len(self.buckets), dtype=np.int32)
+        rows[self.buckets.astype(np.intp)] = np.arange(len(self.buckets), dtype=np.int32)
+        return rows
 
     def write(self, path: Path) -> None:
         """Write the artifact byte-for-byte reproducibly (fixed zip dates, fixed member order)."""
         arrays: dict[str, np.ndarray] = {
             "format": np.array([ARTIFACT_FORMAT], dtype=np.int32),
             "bits": np.array([self.bits], dtype=np.int32),
+            "length_power": np.array([self.length_power], dtype=np.float64),
             "classes": np.array(self.classes, dtype="<U64"),
             "urgent_classes": np.array(self.urgent_classes, dtype="<U64"),
-            "weights": np.ascontiguousarray(self.weights, dtype=np.float16),
+            "buckets": np.ascontiguousarray(self.buckets, dtype=np.uint32),
+            "quantised": np.ascontiguousarray(self.quantised, dtype=np.int8),
+            "scales": np.ascontiguousarray(self.scales, dtype=np.float32),
             "bias": np.ascontiguousarray(self.bias, dtype=np.float32),
             "platt": np.array([self.platt_slope, self.platt_intercept], dtype=np.float64),
         }
@@ -82,9 +125,12 @@ class ModelParameters:
                 platt = data["platt"]
                 return cls(
                     bits=int(data["bits"][0]),
+                    length_power=float(data["length_power"][0]),
                     classes=tuple(str(c) for c in data["classes"]),
                     urgent_classes=tuple(str(c) for c in data["urgent_classes"]),
-                    weights=data["weights"],
+                    buckets=data["buckets"],
+                    quantised=data["quantised"],
+                    scales=data["scales"].astype(np.float32),
                     bias=data["bias"].astype(np.float32),
                     platt_slope=float(platt[0]),
                     platt_intercept=float(platt[1]),
@@ -106,10 +152,11 @@ class UrgencyModel:
 
     def __init__(self, parameters: ModelParameters) -> None:
         self.parameters = parameters
-        self.featuriser = HashedFeaturiser(parameters.bits)
+        self.featuriser = HashedFeaturiser(parameters.bits, parameters.length_power)
         self._mask = self.featuriser.n_buckets - 1
         # float32 in memory: float16 halves the artifact, but float32 gathers are faster and exact enough.
-        self._weights = parameters.weights.astype(np.float32)
+        self._row_weights = parameters.row_weights()
+        self._bucket_rows = parameters.bucket_rows()
         self._bias = parameters.bias
         urgent = set(parameters.urgent_classes)
         unknown = urgent - set(parameters.classes)
@@ -117,6 +164,12 @@ class UrgencyModel:
             raise ModelArtifactError(f"urgent classes not in the model: {sorted(unknown)}")
         self._urgent_mask = np.array([c in urgent for c in parameters.classes], dtype=bool)
         self._token_features = lru_cache(maxsize=200_000)(self._token_features_uncached)
+        self._table = _TokenTable(self)
+
+    def bucket_weights(self, buckets: npt.NDArray[np.intp]) -> FloatArray:
+        """The weights (one row per bucket, one column per class) of the given hash buckets."""
+        weights: FloatArray = self._row_weights[self._bucket_rows[buckets]]
+        return weights
 
     @classmethod
     def load(cls, path: Path | None = None) -> UrgencyModel:
@@ -141,86 +194,219 @@ class UrgencyModel:
         for position, (_, chars) in enumerate(cached):
             char_indices.extend(chars)
             char_owner.extend([position] * len(chars))
-        values: list[float] = []
-        if word_indices:
-            values += [1.0 / math.sqrt(len(word_indices))] * len(word_indices)
-        if char_indices:
-            values += [1.0 / math.sqrt(len(char_indices))] * len(char_indices)
+        power = self.parameters.length_power
+        values = [group_scale(len(word_indices), power)] * len(word_indices)
+        values += [group_scale(len(char_indices), power)] * len(char_indices)
         return word_indices + char_indices, values, word_owner + char_owner
 
     def _logits(self, indices: list[int], values: list[float]) -> FloatArray:
         if not indices:
             return self._bias.copy()
-        gathered = self._weights[np.asarray(indices, dtype=np.intp)]
-        return self._bias + np.asarray(values, dtype=np.float32) @ gathered  # type: ignore[no-any-return]
+        gathered = self.bucket_weights(np.asarray(indices, dtype=np.intp))
+        logits: FloatArray = self._bias + np.asarray(values, dtype=np.float32) @ gathered
+        return logits
 
-    def _calibrated(self, logits: FloatArray) -> float:
-        shifted = logits.astype(np.float64) - float(np.max(logits))
-        exp = np.exp(shifted)
-        urgent_mass = float(exp[self._urgent_mask].sum())
-        other_mass = float(exp[~self._urgent_mask].sum())
-        # log-odds of Urgent computed from the masses directly: no 0/1 clipping of probabilities needed.
-        raw_log_odds = math.log(max(urgent_mass, 1e-300)) - math.log(max(other_mass, 1e-300))
+    def _calibrate(self, raw_log_odds: float) -> float:
         z = self.parameters.platt_slope * raw_log_odds + self.parameters.platt_intercept
         return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
 
+    def raw_log_odds_many(self, texts: list[str]) -> list[float]:
+        """Uncalibrated, sentence-pooled log-odds of Urgent (what training calibrates).
+
+        Pooling: the mean of the whole text's log-odds and its most urgent sentence's. An email wraps its
+        ask in lines that are not about it ("Sorry to bother you", "Waiting for your reply") and whose words
+        lean toward other intents; the sentence view hears the ask alone, the whole view keeps a query's
+        context ("my card was stolen last year, how do I change my PIN?" is not urgent).
+        """
+        token_lists = [tokenize_with_breaks(text) for text in texts]
+        starts, ends, owners, is_whole = self._table.segments(token_lists)
+        log_odds = self._table.log_odds(starts, ends)
+        whole = np.full(len(texts), np.nan)
+        whole[owners[is_whole]] = log_odds[is_whole]
+        best_sentence = np.full(len(texts), -np.inf)
+        np.maximum.at(best_sentence, owners[~is_whole], log_odds[~is_whole])
+        result = np.where(np.isfinite(best_sentence), 0.5 * (whole + best_sentence), whole)
+        return [float(value) for value in result]
+
+    def whole_text_log_odds(self, text: str) -> float:
+        """Log-odds of the text as one piece, without sentence pooling."""
+        tokens = tokenize(text)
+        starts, ends, _, _ = self._table.segments([tokens], sentences=False)
+        return float(self._table.log_odds(starts, ends)[0])
+
     def raw_log_odds(self, text: str) -> float:
-        """Uncalibrated log-odds of Urgent (what training calibrates)."""
-        indices, values, _ = self._features(tokenize(text))
-        logits = self._logits(indices, values).astype(np.float64)
-        shifted = np.exp(logits - logits.max())
-        return math.log(max(float(shifted[self._urgent_mask].sum()), 1e-300)) - math.log(
-            max(float(shifted[~self._urgent_mask].sum()), 1e-300)
-        )
+        return self.raw_log_odds_many([text])[0]
 
     def score(self, text: str) -> float:
         """Calibrated probability that ``text`` (normalised model text) is Urgent."""
-        indices, values, _ = self._features(tokenize(text))
-        return self._calibrated(self._logits(indices, values))
+        return self._calibrate(self.raw_log_odds(text))
+
+    def score_many(self, texts: list[str]) -> list[float]:
+        """Bulk ``score``: one gather and one segmented sum for the whole batch."""
+        return [self._calibrate(raw) for raw in self.raw_log_odds_many(texts)]
 
     def score_with_drivers(self, text: str) -> tuple[float, list[TokenDriver]]:
         """The score and each token's push toward Urgent.
 
         The push is measured on the linear margin between the strongest Urgent class and the strongest other
-        class, which is what the softmax decision turns on; it is exact for that margin.
+        class of the whole text, which is what the softmax decision turns on; it is exact for that margin.
         """
+        score = self.score(text)
         tokens = tokenize(text)
         indices, values, owners = self._features(tokens)
-        logits = self._logits(indices, values)
-        score = self._calibrated(logits)
         if not indices:
             return score, []
+        logits = self._logits(indices, values)
         classes = np.arange(len(logits))
         best_urgent = int(classes[self._urgent_mask][np.argmax(logits[self._urgent_mask])])
         best_other = int(classes[~self._urgent_mask][np.argmax(logits[~self._urgent_mask])])
-        direction = self._weights[:, best_urgent] - self._weights[:, best_other]
-        per_feature = np.asarray(values, dtype=np.float32) * direction[np.asarray(indices, dtype=np.intp)]
+        direction = self._row_weights[:, best_urgent] - self._row_weights[:, best_other]
+        feature_rows = self._bucket_rows[np.asarray(indices, dtype=np.intp)]
+        per_feature = np.asarray(values, dtype=np.float32) * direction[feature_rows]
         per_token = np.bincount(np.asarray(owners, dtype=np.intp), weights=per_feature, minlength=len(tokens))
         return score, [TokenDriver(i, float(c)) for i, c in enumerate(per_token)]
 
-    def score_many(self, texts: list[str]) -> list[float]:
-        """Bulk scoring: one gather and one segmented sum for the whole batch."""
-        if not texts:
-            return []
-        all_indices: list[int] = []
-        all_values: list[float] = []
-        starts: list[int] = []  # where each non-empty text's features start
-        non_empty: list[int] = []
-        for position, text in enumerate(texts):
-            indices, values, _ = self._features(tokenize(text))
-            if indices:
-                starts.append(len(all_indices))
-                non_empty.append(position)
-                all_indices.extend(indices)
-                all_values.extend(values)
-        logits = np.tile(self._bias, (len(texts), 1))
-        if non_empty:
-            contributions = (
-                self._weights[np.asarray(all_indices, dtype=np.intp)]
-                * np.asarray(all_values, dtype=np.float32)[:, None]
+
+class _TokenTable:
+    """Per-token partial sums, so scoring is a few numpy operations per batch instead of hashing n-grams.
+
+    With the group scaling of ``features`` the logits of a token sequence are
+    ``bias + s(Nw) * (sum unigram rows + sum bigram rows) + s(Nc) * sum char rows``: the unigram and char
+    sums of a token are the same in every text, so they are computed once per token and kept in growing
+    tables (bounded: reset when full). Sums over any span of tokens are differences of prefix sums, which
+    scores a text and each of its sentences from one pass.
+    """
+
+    MAX_TOKENS = 30_000  # 2 x 30k x n_classes float32 (~20 MB for 82 classes); a reset only costs re-hashing
+
+    def __init__(self, model: UrgencyModel) -> None:
+        self._model = model
+        self._n_classes = len(model.parameters.classes)
+        self._reset(capacity=4096)
+
+    def _reset(self, capacity: int) -> None:
+        self._rows: dict[str, int] = {}
+        self._unigram = np.zeros((capacity, self._n_classes), dtype=np.float32)
+        self._chars = np.zeros((capacity, self._n_classes), dtype=np.float32)
+        self._n_chars = np.zeros(capacity, dtype=np.int64)
+        self._hash = np.zeros(capacity, dtype=np.uint64)
+
+    def _add(self, tokens: list[str]) -> None:
+        new = [t for t in dict.fromkeys(tokens) if t not in self._rows]
+        if not new:
+            return
+        if len(self._rows) + len(new) > self.MAX_TOKENS:
+            self._reset(capacity=4096)
+        needed = len(self._rows) + len(new)
+        if needed > len(self._n_chars):
+            capacity = max(needed, 2 * len(self._n_chars))
+            for name in ("_unigram", "_chars"):
+                grown = np.zeros((capacity, self._n_classes), dtype=np.float32)
+                grown[: len(self._rows)] = getattr(self, name)[: len(self._rows)]
+                setattr(self, name, grown)
+            for name, dtype in (("_n_chars", np.int64), ("_hash", np.uint64)):
+                grown_1d = np.zeros(capacity, dtype=dtype)
+                grown_1d[: len(self._rows)] = getattr(self, name)[: len(self._rows)]
+                setattr(self, name, grown_1d)
+        model = self._model
+        mask = model._mask
+        for token in new:
+            row = len(self._rows)
+            word_hash, chars = self._model._token_features(token)
+            self._rows[token] = row
+            self._hash[row] = word_hash
+            self._unigram[row] = model.bucket_weights(np.array([word_hash & mask], dtype=np.intp))[0]
+            self._chars[row] = model.bucket_weights(np.asarray(chars, dtype=np.intp)).sum(axis=0)
+            self._n_chars[row] = len(chars)
+
+    def segments(
+        self, token_lists: list[list[str]], *, sentences: bool = True
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+        """Flatten the texts' tokens into the table's order; return each segment's [start, end) in the flat
+        token sequence, the text it belongs to, and whether it is the whole text (else one sentence)."""
+        words_per_text = [[t for t in tokens if t != SENTENCE_BREAK] for tokens in token_lists]
+        self._add([t for words in words_per_text for t in words])
+        rows = self._rows
+        flat: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        owners: list[int] = []
+        whole: list[bool] = []
+        for owner, (tokens, words) in enumerate(zip(token_lists, words_per_text, strict=True)):
+            offset = len(flat)
+            flat.extend(rows[t] for t in words)
+            starts.append(offset)
+            ends.append(len(flat))
+            owners.append(owner)
+            whole.append(True)
+            if not sentences:
+                continue
+            spans: list[tuple[int, int]] = []
+            begin = position = offset
+            for token in tokens:
+                if token == SENTENCE_BREAK:
+                    if position - begin >= MIN_SENTENCE_TOKENS:
+                        spans.append((begin, position))
+                    begin = position
+                else:
+                    position += 1
+            if position - begin >= MIN_SENTENCE_TOKENS:
+                spans.append((begin, position))
+            if len(spans) >= 2:  # one sentence is the whole text: nothing to pool
+                for begin, end in spans[:MAX_SENTENCES]:
+                    starts.append(begin)
+                    ends.append(end)
+                    owners.append(owner)
+                    whole.append(False)
+        self._flat = np.asarray(flat, dtype=np.intp)
+        return (
+            np.asarray(starts, dtype=np.intp),
+            np.asarray(ends, dtype=np.intp),
+            np.asarray(owners, dtype=np.intp),
+            np.asarray(whole, dtype=bool),
+        )
+
+    def log_odds(self, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """Log-odds of Urgent of each token span of the flat sequence set by ``segments``."""
+        model = self._model
+        flat = self._flat
+        n_classes = self._n_classes
+
+        def prefix(values: npt.NDArray[np.float32] | npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+            shape = (1, *values.shape[1:])
+            return np.concatenate([np.zeros(shape), np.cumsum(values, axis=0, dtype=np.float64)])
+
+        unigram = prefix(self._unigram[flat])
+        chars = prefix(self._chars[flat])
+        n_chars = prefix(self._n_chars[flat])
+        # pair i joins flat[i] and flat[i + 1]; a zero row after the last keeps every span's index in range
+        pairs = np.zeros((len(flat), n_classes), dtype=np.float32)
+        if len(flat) >= 2:
+            hashes = self._hash[flat]
+            mix = (
+                (hashes[:-1] * np.uint64(BIGRAM_MIX_A))
+                ^ (hashes[1:] * np.uint64(BIGRAM_MIX_B))
+                ^ np.uint64(BIGRAM_MIX_C)
             )
-            logits[np.asarray(non_empty)] += np.add.reduceat(contributions, np.asarray(starts), axis=0)
-        return [self._calibrated(row) for row in logits]
+            buckets = (mix & np.uint64(0xFFFFFFFF) & np.uint64(model._mask)).astype(np.intp)
+            pairs[:-1] = model.bucket_weights(buckets)
+        bigram = prefix(pairs)
+        n_tokens = (ends - starts).astype(np.float64)
+        pair_ends = np.maximum(ends - 1, starts)  # pairs (i, i+1) with start <= i < end - 1
+        word_sum = unigram[ends] - unigram[starts] + bigram[pair_ends] - bigram[starts]
+        char_sum = chars[ends] - chars[starts]
+        n_words = np.maximum(2 * n_tokens - 1, 0)  # unigrams + bigrams
+        n_char_grams = n_chars[ends] - n_chars[starts]
+        power = model.parameters.length_power
+        with np.errstate(divide="ignore"):
+            word_scale = np.where(n_words > 0, np.power(np.maximum(n_words, 1), -power), 0.0)
+            char_scale = np.where(n_char_grams > 0, np.power(np.maximum(n_char_grams, 1), -power), 0.0)
+        logits = model._bias + word_scale[:, None] * word_sum + char_scale[:, None] * char_sum
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        urgent_mass = np.maximum(shifted[:, model._urgent_mask].sum(axis=1), 1e-300)
+        other_mass = np.maximum(shifted[:, ~model._urgent_mask].sum(axis=1), 1e-300)
+        log_odds: npt.NDArray[np.float64] = np.log(urgent_mass) - np.log(other_mass)
+        return log_odds
 
 
 def read_model_card(path: Path | None = None) -> dict[str, object]:

@@ -6,9 +6,9 @@ email). Removed: HTML markup, quoted history (``On ... wrote:``, ``> `` lines, `
 ``From:/Sent:/To:`` header blocks, forwarded headers), signatures (``-- ``, "Sent from my ...", sign-offs and
 everything under them), legal disclaimers, greetings and pleasantries.
 
-Bounded work: inputs are cut before any parsing (``MAX_HTML_CHARS``, ``MAX_TEXT_CHARS``), HTML is stripped by a
-linear scan (no regex that can backtrack across the document), and every regex here is anchored to one line
-and has no nested quantifiers, so a 5 MB body or a pathological document costs milliseconds, not minutes.
+Bounded work: inputs are cut before any parsing (``MAX_HTML_CHARS``, ``MAX_TEXT_CHARS``), HTML is stripped
+by a linear scan (no regex that can backtrack across the document), and every regex here is anchored to one
+line and has no nested quantifiers, so a 5 MB body or a pathological document costs milliseconds, not minutes.
 """
 
 from __future__ import annotations
@@ -17,21 +17,23 @@ import html as html_lib
 import re
 from dataclasses import dataclass
 
-MAX_HTML_CHARS = 300_000  # markup is verbose: the newest message is always in the first few KB
+MAX_HTML_CHARS = 150_000  # markup is verbose: the newest message is always in the first few KB
 MAX_TEXT_CHARS = 100_000
 MAX_LINE_CHARS = 2_000  # one "line" of a minified document can be huge; the regexes below see at most this
 MAX_MESSAGE_CHARS = 4_000  # what the model reads: the opening of the newest message is where the ask is
 
-_BLOCK_TAGS = frozenset(
-    ["p", "div", "br", "li", "ul", "ol", "tr", "td", "th", "table", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "section", "article", "header", "footer", "pre"]
+_INVISIBLE_TAGS = ("script", "style", "head", "title", "noscript", "template", "xml")
+_INVISIBLE_OPEN_RE = re.compile(r"<(script|style|head|title|noscript|template|xml)\b[^<>]{0,2000}>", re.I)
+_INVISIBLE_CLOSE_RES = {name: re.compile(rf"</{name}\s*>", re.I) for name in _INVISIBLE_TAGS}
+_HTML_QUOTE_START_RE = re.compile(
+    r"<blockquote\b|<div\b[^<>]{0,500}?(gmail_quote|yahoo_quoted|moz-cite-prefix|divRplyFwdMsg|"
+    r"OutlookMessageHeader)",
+    re.I,
 )
-_SKIP_CONTENT_TAGS = frozenset({"script", "style", "head", "title", "noscript", "template", "xml"})
-_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:_-]{0,30})([^<>]{0,2000})>|<!--|<![^<>]{0,2000}>")
-_GMAIL_QUOTE_RE = re.compile(r"gmail_quote|moz-cite-prefix|yahoo_quoted")
-# Outlook puts only the "From: / Sent:" header in this container and the old message *after* it: everything
-# from here on is history, so it becomes a separator line that the text rules cut at.
-_OUTLOOK_HISTORY_RE = re.compile(r"divRplyFwdMsg|OutlookMessageHeader|x_divRplyFwdMsg")
-_HISTORY_SEPARATOR = "\n-----Original Message-----\n"
+_BLOCK_TAG_RE = re.compile(
+    r"</?(p|div|br|li|ul|ol|tr|td|th|table|h[1-6]|hr|section|article|header|footer|pre)\b[^<>]{0,2000}>", re.I
+)
+_ANY_TAG_RE = re.compile(r"<[!/?a-zA-Z][^<>]{0,2000}>")
 
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -76,10 +78,32 @@ _DISCLAIMER_RE = re.compile(
     r"intended recipient|this (e-?mail|message|communication) (and any (files|attachments) )?"
     r"(transmitted with it )?(is|are|may be|may contain|contains)( strictly)? (confidential|privileged)|"
     r"if you (have )?received this (e-?mail|message|communication) in error|"
-    r"confidentiality notice|legal disclaimer|^disclaimer\s*:|please consider the environment before printing|"
+    r"confidentiality notice|legal disclaimer|^disclaimer\s*:|"
+    r"please consider the environment before printing|"
     r"(e-?mail|message)s? (is|are) not guaranteed to be (secure|error)|"
     r"unauthori[sz]ed (use|disclosure|review|dissemination|copying))",
     re.I,
+)
+
+# Gates: a line can start history, a signature or a quote only if it starts with one of these.
+_MARKER_FIRST_CHARS = frozenset("-_=>—*")
+_MARKER_FIRST_WORDS = frozenset(
+    {"on", "le", "am", "el", "op", "il", "from", "von", "de", "begin", "forwarded", "sent", "get", "envoyé"}
+)
+_SIGN_OFF_FIRST_WORDS_TEXT = (
+    "thanks thank thx ty tia regards best kind warm warmest with respectfully sincerely yours faithfully all "
+    "cheers take br rgds kr many looking hope talk speak peace love xoxo mit cordialement saludos"
+)
+_SIGN_OFF_FIRST_WORDS = frozenset(_SIGN_OFF_FIRST_WORDS_TEXT.split())
+_DISCLAIMER_HINTS = (
+    "intended",
+    "confidential",
+    "received this",
+    "unauthori",
+    "disclaimer",
+    "environment before",
+    "not guaranteed",
+    "privileged",
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
@@ -90,12 +114,15 @@ _GREETING_LINE_RE = re.compile(
 )
 _GREETING_PREFIX_RE = re.compile(
     r"^(hi|hello|hey|hiya|dear|greetings|good (morning|afternoon|evening))( there| all| team| support"
-    r"| folks| guys| everyone| sir or madam| sir| madam| [A-Z][a-z]{1,20}(\s[A-Z][a-z]{1,20})?)?\s*[,!:;.-]\s*",
+    r"| folks| guys| everyone| sir or madam| sir| madam"
+    r"| [A-Z][a-z]{1,20}(\s[A-Z][a-z]{1,20})?)?\s*[,!:;.-]\s*",
     re.I,
 )
 _PLEASANTRY_RE = re.compile(
+    r"^(sorry|apologies) (to bother you|for (bothering you|the trouble|the inconvenience))[.!,]?\s*|"
     r"^(i )?hope (this|that|my) (e-?mail|message|note) (finds|reaches) you well[.!]?\s*|"
-    r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)[^.!?]{0,30}[.!]\s*|"
+    r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)"
+    r"[^.!?]{0,30}[.!]\s*|"
     r"^(i )?hope you('re| are) (having|doing) (a )?(good|great|well)[^.!?]{0,30}[.!]\s*",
     re.I,
 )
@@ -125,66 +152,48 @@ class NormalisedEmail:
         return self.subject or self.message
 
 
-def html_to_text(markup: str) -> str:
-    """Strip HTML in one linear pass. Blockquotes (and Gmail/Outlook quote containers) become ``> `` lines,
-    so the text rules below drop them like plain-text quotes."""
-    markup = markup[:MAX_HTML_CHARS]
-    out: list[str] = []
+def _drop_comments(markup: str) -> str:
+    parts: list[str] = []
     position = 0
-    skip_depth = 0  # inside <script>, <style>, <head>...
-    quote_depth = 0  # inside <blockquote> or a known quote container
-    quote_div_depths: list[int] = []  # div nesting levels at which a quote container opened
-    div_depth = 0
-    length = len(markup)
+    while (start := markup.find("<!--", position)) >= 0:
+        parts.append(markup[position:start])
+        end = markup.find("-->", start + 4)
+        if end < 0:  # an unclosed comment hides the rest of the document, as in a browser
+            return "".join(parts)
+        position = end + 3
+    parts.append(markup[position:])
+    return "".join(parts)
 
-    def emit(text: str) -> None:
-        if skip_depth or not text:
-            return
-        if quote_depth:
-            text = "\n".join("> " + line for line in text.split("\n"))
-        out.append(text)
 
-    while position < length:
-        match = _TAG_RE.search(markup, position)
-        if match is None:
-            emit(markup[position:])
-            break
-        emit(markup[position : match.start()])
-        token = match.group(0)
-        if token == "<!--":
-            end = markup.find("-->", match.end())
-            position = length if end < 0 else end + 3
-            continue
-        position = match.end()
-        if match.group(2) is None:  # <!DOCTYPE ...> and similar
-            continue
-        closing, name, attributes = match.group(1) == "/", match.group(2).lower(), match.group(3) or ""
-        if name in _SKIP_CONTENT_TAGS and not attributes.rstrip().endswith("/"):
-            skip_depth = max(0, skip_depth - 1) if closing else skip_depth + 1
-            continue
-        if name == "blockquote":
-            quote_depth = max(0, quote_depth - 1) if closing else quote_depth + 1
-        elif name == "div":
-            if closing:
-                if quote_div_depths and quote_div_depths[-1] == div_depth:
-                    quote_div_depths.pop()
-                    quote_depth = max(0, quote_depth - 1)
-                div_depth = max(0, div_depth - 1)
-            else:
-                div_depth += 1
-                if _OUTLOOK_HISTORY_RE.search(attributes) and not skip_depth:
-                    out.append(_HISTORY_SEPARATOR)
-                if _GMAIL_QUOTE_RE.search(attributes):
-                    quote_div_depths.append(div_depth)
-                    quote_depth += 1
-        if name in _BLOCK_TAGS and not skip_depth:
-            out.append("\n")
-    return html_lib.unescape("".join(out))
+def _drop_invisible_blocks(markup: str) -> str:
+    parts: list[str] = []
+    position = 0
+    while (opening := _INVISIBLE_OPEN_RE.search(markup, position)) is not None:
+        parts.append(markup[position : opening.start()])
+        closing = _INVISIBLE_CLOSE_RES[opening.group(1).lower()].search(markup, opening.end())
+        if closing is None:
+            return "".join(parts)
+        position = closing.end()
+    parts.append(markup[position:])
+    return "".join(parts)
+
+
+def html_to_text(markup: str) -> str:
+    """Strip HTML in a few linear passes: comments and invisible blocks (script, style, head) out, the
+    document cut where quoted history starts (``<blockquote>``, Gmail / Yahoo / Thunderbird / Outlook reply
+    containers: a reply's newest message comes before them), block tags to line breaks, other tags out."""
+    markup = _drop_invisible_blocks(_drop_comments(markup[:MAX_HTML_CHARS]))
+    quote = _HTML_QUOTE_START_RE.search(markup)
+    if quote is not None:
+        markup = markup[: quote.start()]
+    text = _ANY_TAG_RE.sub("", _BLOCK_TAG_RE.sub("\n", markup))
+    return html_lib.unescape(text)
 
 
 def _clean_lines(text: str) -> list[str]:
     text = _ZERO_WIDTH_RE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return [_SPACES_RE.sub(" ", line[:MAX_LINE_CHARS]).strip() for line in text.split("\n")]
+    text = _SPACES_RE.sub(" ", text)
+    return [line[:MAX_LINE_CHARS].strip() for line in text.split("\n")]
 
 
 def _history_starts_at(lines: list[str], index: int) -> bool:
@@ -202,18 +211,54 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
 def _newest_message_lines(lines: list[str]) -> list[str]:
     kept: list[str] = []
     for index, line in enumerate(lines):
-        if _history_starts_at(lines, index):
-            break
-        if _SIGNATURE_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
-            break
-        if kept and _SIGN_OFF_RE.match(line):  # a sign-off ends the message; a name and titles follow
-            break
-        if _DISCLAIMER_RE.search(line):
-            break
-        if _QUOTE_LINE_RE.match(line):
+        if not line:
+            kept.append(line)
             continue
+        lowered = line.lower()
+        first_word = lowered.split(None, 1)[0].strip(",.!:;*()")
+        # Cheap gates first: most lines are plain prose and need no regex at all.
+        if line[0] in _MARKER_FIRST_CHARS or first_word in _MARKER_FIRST_WORDS:
+            if _history_starts_at(lines, index):
+                break
+            if _SIGNATURE_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
+                break
+            if _QUOTE_LINE_RE.match(line):
+                continue
+        if kept and first_word in _SIGN_OFF_FIRST_WORDS and _SIGN_OFF_RE.match(line):
+            break  # a sign-off ends the message; a name and titles follow
+        if any(hint in lowered for hint in _DISCLAIMER_HINTS) and _DISCLAIMER_RE.search(line):
+            break
         kept.append(line)
     return kept
+
+
+# Courtesy lines that close a message ("Any help would be appreciated.", "Looking forward to your reply.")
+# carry no intent but their words do ("waiting" is how customers ask where their card is): dropped when
+# trailing.
+_CLOSING_COURTESY_RE = re.compile(
+    r"^((please )?(advise|help)( me)?( asap| as soon as possible| urgently| quickly)?|"
+    r"(any|all|your) (help|assistance|advice|support|guidance)( on this| with this| here)? "
+    r"(would be|is|will be)"
+    r"( much| greatly| really| very)? (appreciated|great|welcome|helpful|wonderful)|"
+    r"(i )?(really )?appreciate (your|any) (help|assistance|time|support)|"
+    r"(i('m| am) )?(looking forward|waiting|hoping|hope) (to|for) (hearing (back )?from you|hear(ing)? back|"
+    r"your (reply|response|answer|help)|a (reply|response|quick reply|quick response))( soon)?|"
+    r"(many )?(thanks|thank you)( (so|very) much)?( in advance)? for (your|the|any) "
+    r"(help|time|assistance|support|attention|understanding|reply|patience)|"
+    r"(thanks|thank you)( (so|very) much)? for looking into (this|it|the matter)|"
+    r"(please )?(let me know|get back to me|reply( to me)?|contact me|call me)"
+    r"( (asap|soon|quickly|as soon as possible|at your earliest convenience|if you need anything( else)?))?|"
+    r"(i can be reached|you can reach me|feel free to (contact|call|reach) me)( [^.!?]{0,50})?)"
+    r"[\s,.!:;)-]*$",
+    re.I,
+)
+
+
+def _drop_closing_courtesy(lines: list[str]) -> list[str]:
+    kept = list(lines)
+    while kept and (not kept[-1] or _CLOSING_COURTESY_RE.match(kept[-1])):
+        kept.pop()
+    return kept if any(kept) else list(lines)  # a message that is only courtesy keeps its words
 
 
 def _strip_greetings(lines: list[str]) -> list[str]:
@@ -245,7 +290,7 @@ def clean_subject(subject: str) -> str:
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
-    kept = _strip_greetings(_newest_message_lines(lines))
+    kept = _strip_greetings(_drop_closing_courtesy(_newest_message_lines(lines)))
     message = "\n".join(kept)
     return re.sub(r"\n{3,}", "\n\n", message)[:MAX_MESSAGE_CHARS].strip()
 

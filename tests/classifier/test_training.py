@@ -1,0 +1,102 @@
+"""Training is reproducible (same data, same bytes) and writes an artifact the runtime loads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from email2chat.classifier.model import UrgencyModel
+
+from training.data import default_data_dir, load_intent_data
+from training.metrics import auroc, binary_metrics, expected_calibration_error
+from training.train import TrainConfig, train
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (default_data_dir() / "banking77_train.csv").is_file(),
+        reason="../shared/data/intents not present",
+    ),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),  # few iterations on purpose
+]
+
+# A small subset, few buckets and few iterations: what is tested is reproducibility, not quality.
+SMALL = TrainConfig(seed=0, bits=12, max_iter=25, subset_per_class=3)
+
+
+def test_same_data_gives_the_same_artifact_byte_for_byte(tmp_path: Path) -> None:
+    first = train(out_dir=tmp_path / "a", config=SMALL, evaluate_validation=False)
+    second = train(out_dir=tmp_path / "b", config=SMALL, evaluate_validation=False)
+    assert first.artifact_path.read_bytes() == second.artifact_path.read_bytes()
+    assert first.card_path.read_bytes() == second.card_path.read_bytes()
+    assert (tmp_path / "a" / "MODEL_CARD.md").read_bytes() == (tmp_path / "b" / "MODEL_CARD.md").read_bytes()
+
+
+def test_another_seed_gives_another_artifact(tmp_path: Path) -> None:
+    first = train(out_dir=tmp_path / "a", config=SMALL, evaluate_validation=False)
+    other = TrainConfig(
+        seed=1, bits=SMALL.bits, max_iter=SMALL.max_iter, subset_per_class=SMALL.subset_per_class
+    )
+    second = train(out_dir=tmp_path / "b", config=other, evaluate_validation=False)
+    assert first.artifact_path.read_bytes() != second.artifact_path.read_bytes()
+
+
+def test_card_records_data_hashes_config_and_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    result = train(out_dir=tmp_path, config=SMALL, evaluate_validation=False)
+    card = json.loads(result.card_path.read_text())
+    assert card["date"] == "2023-11-14"
+    assert card["data_sha256"] == load_intent_data().file_sha256
+    assert card["config"]["bits"] == 12
+    assert card["threshold"] == 0.85
+    model = UrgencyModel.load(result.artifact_path)
+    assert 0.0 <= model.score("my card was stolen") <= 1.0
+
+
+def test_missing_data_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="intent data not found"):
+        train(data_dir=tmp_path, out_dir=tmp_path / "out", config=SMALL)
+
+
+def test_banking_validation_split_is_disjoint_from_training() -> None:
+    data = load_intent_data()
+    train_texts = {(q.source, q.text) for q in data.train}
+    assert not any((q.source, q.text) in train_texts for q in data.validation if q.source == "banking77")
+    assert sum(q.urgent for q in data.validation) > 300
+
+
+def test_metrics_on_known_cases() -> None:
+    labels = [True, True, False, False]
+    assert auroc(*_arrays(labels, [0.9, 0.8, 0.3, 0.1])) == 1.0
+    assert auroc(*_arrays(labels, [0.1, 0.2, 0.8, 0.9])) == 0.0
+    assert auroc(*_arrays(labels, [0.5, 0.5, 0.5, 0.5])) == 0.5
+    assert expected_calibration_error(*_arrays([True, False], [1.0, 0.0])) == 0.0
+    assert expected_calibration_error(*_arrays([False, False], [0.9, 0.9])) == pytest.approx(0.9)
+    metrics = binary_metrics(labels, [0.9, 0.85, 0.86, 0.1], threshold=0.85)  # 0.85 is not > 0.85
+    assert metrics.precision == 0.5
+    assert metrics.recall == 0.5
+
+
+def _arrays(labels: list[bool], scores: list[float]):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    return np.asarray(labels, dtype=bool), np.asarray(scores, dtype=np.float64)
+
+
+def test_train_and_evaluate_commands_from_the_command_line(tmp_path: Path) -> None:
+    from simulator.cli import main
+
+    out = tmp_path / "artifact"
+    assert (
+        main(["train", "--out", str(out), "--bits", "12", "--max-iter", "25", "--subset-per-class", "3"]) == 0
+    )
+    assert (out / "urgency_model.npz").is_file()
+    assert (out / "MODEL_CARD.md").read_text().startswith("# Urgency model card")
+    assert main(["evaluate", "--model", str(out / "urgency_model.npz"), "--json"]) == 0
+
+
+def test_commands_report_missing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.cli import main
+
+    assert main(["evaluate", "--data", str(tmp_path)]) == 2
+    assert "intent data not found" in capsys.readouterr().err
