@@ -484,10 +484,12 @@ class LocalPipeline:
         assert self.runtime is not None
         for _ in range(5):
             try:
-                return self.runtime.outcomes.scan_all()
+                records: list[OutcomeRecord] = self.runtime.outcomes.scan_all()
+                return records
             except (KeyError, ValueError):
                 time.sleep(POLL_INTERVAL_S)
-        return self.runtime.outcomes.scan_all()
+        last: list[OutcomeRecord] = self.runtime.outcomes.scan_all()
+        return last
 
     def _quiet(self) -> bool:
         """Nothing queued, delayed, in flight or running: no outcome can change any more."""

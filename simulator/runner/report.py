@@ -389,7 +389,7 @@ def render_report(result: Mapping[str, Any], definition: Mapping[str, Any]) -> s
         steps = "".join(f"<li><b>{_at(ev.get('t'))}</b> {_e(ev.get('event', ''))}</li>" for ev in events)
         attrs = email.get("chat_attributes") or {}
         attrs_html = (
-            "<div class='kv'>"
+            "<div class='muted'>attributes on the chat leg</div><div class='kv'>"
             + "".join(f"<span>{_e(k)}</span><span>{_e(v)}</span>" for k, v in attrs.items())
             + "</div>"
             if attrs

@@ -84,18 +84,18 @@ def build_result(raw: RawRun) -> dict[str, Any]:
 
     records_by_email: dict[str, dict[str, Any]] = {r["email_id"]: r for r in raw.outcomes}
     records_by_conversation: dict[str, dict[str, Any]] = {}
-    for record in raw.outcomes:  # scan_all is oldest first: the latest per conversation wins
-        if record.get("conversation_id"):
-            records_by_conversation[record["conversation_id"]] = record
+    for stored in raw.outcomes:  # scan_all is oldest first: the latest per conversation wins
+        if stored.get("conversation_id"):
+            records_by_conversation[stored["conversation_id"]] = stored
     executions_by_conversation: dict[str, list[dict[str, Any]]] = {}
     for execution in raw.executions:
         key = execution.get("conversation_id") or ""
         executions_by_conversation.setdefault(key, []).append(execution)
     events_by_conversation: dict[str, list[dict[str, Any]]] = {}
     for entry in raw.status_events:
-        conversation = _conversation_of(entry["event"])
-        if conversation:
-            events_by_conversation.setdefault(conversation, []).append(entry)
+        event_conversation = _conversation_of(entry["event"])
+        if event_conversation:
+            events_by_conversation.setdefault(event_conversation, []).append(entry)
 
     emails: list[dict[str, Any]] = []
     connect_times: list[float] = []
@@ -105,8 +105,10 @@ def build_result(raw: RawRun) -> dict[str, Any]:
         if isinstance(item, MalformedMessage):
             emails.append(_malformed_result(item, raw, sim(delivery.delivered_at)))
             continue
-        record = records_by_email.get(item.id) or records_by_conversation.get(item.conversation_id)
-        conversation = raw.conversations.get(item.conversation_id, {})
+        record: dict[str, Any] | None = records_by_email.get(item.id) or records_by_conversation.get(
+            item.conversation_id
+        )
+        conversation: dict[str, Any] = raw.conversations.get(item.conversation_id, {})
         executions = sorted(
             executions_by_conversation.get(item.conversation_id, []), key=lambda e: e["start_real"]
         )
