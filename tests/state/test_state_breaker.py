@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import pytest
 from email2chat.clock import ManualClock
 from email2chat.errors import BreakerOpen
 from email2chat.state.breaker import BreakerPermit, BreakerState, CircuitBreaker
 from email2chat.state.table import StateTable
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from .conftest import CountingClient, run_concurrently
+from .conftest import START, CountingClient, run_concurrently
 
 Transitions = list[tuple[BreakerState, BreakerState]]
 
@@ -195,3 +200,100 @@ def test_round_trips(counting: tuple[StateTable, CountingClient], clock: ManualC
     client.reset()
     breaker.record_success(probe)
     assert client.total() == 1
+
+
+# --- differential property: the DynamoDB breaker behaves like a plain in-memory model ---------------
+
+
+class ReferenceBreaker:
+    """The documented semantics in plain Python, to check the DynamoDB expressions against."""
+
+    def __init__(self, threshold: int, window_s: float, open_s: float, lease_s: float) -> None:
+        self.threshold, self.window_s, self.open_s, self.lease_s = threshold, window_s, open_s, lease_s
+        self.state = BreakerState.CLOSED
+        self.window_start: float | None = None
+        self.failures = 0
+        self.open_until = 0.0
+        self.holder: str | None = None
+        self.probe_until = 0.0
+
+    def before_call(self, caller: str, now: float) -> bool | None:
+        """True: probe permit, False: ordinary permit, None: refused."""
+        if self.state is BreakerState.CLOSED:
+            return False
+        if self.state is BreakerState.OPEN and now < self.open_until:
+            return None
+        if self.state is BreakerState.HALF_OPEN and self.holder == caller:
+            return True
+        if self.state is BreakerState.HALF_OPEN and now < self.probe_until:
+            return None
+        self.state, self.holder, self.probe_until = BreakerState.HALF_OPEN, caller, now + self.lease_s
+        return True
+
+    def record_failure(self, caller: str, is_probe: bool, now: float) -> None:
+        if is_probe:
+            if self.state is BreakerState.HALF_OPEN and self.holder == caller:
+                self._open(now)
+            return
+        if self.window_start is not None and self.window_start > now - self.window_s:
+            self.failures += 1
+        else:
+            self.failures, self.window_start = 1, now
+        if self.failures >= self.threshold and self.state is BreakerState.CLOSED:
+            self._open(now)
+
+    def record_success(self, caller: str, is_probe: bool) -> None:
+        if is_probe and self.state is BreakerState.HALF_OPEN and self.holder == caller:
+            self.state, self.failures, self.window_start, self.holder = BreakerState.CLOSED, 0, None, None
+
+    def _open(self, now: float) -> None:
+        self.state, self.open_until, self.holder = BreakerState.OPEN, now + self.open_s, None
+
+    def effective_state(self, now: float) -> BreakerState:
+        if self.state is BreakerState.OPEN and now >= self.open_until:
+            return BreakerState.HALF_OPEN
+        return self.state
+
+
+_breaker_names = itertools.count()
+breaker_steps = st.lists(
+    st.tuples(
+        st.sampled_from([0.0, 0.5, 1.0, 5.0, 10.0, 19.0, 20.0, 29.0, 30.0, 61.0]),  # clock step
+        st.integers(min_value=0, max_value=2),  # caller
+        st.sampled_from(["success", "failure", "failure", "silent", "silent"]),  # what the call then reports
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=50, deadline=None, derandomize=True, database=None)
+@given(steps=breaker_steps, threshold=st.integers(min_value=1, max_value=3))
+def test_property_breaker_matches_the_reference_model(
+    dynamodb: Any, steps: list[tuple[float, int, str]], threshold: int
+) -> None:
+    clock = ManualClock(START)
+    name = f"model-{next(_breaker_names)}"
+    if "model" not in dynamodb.list_tables()["TableNames"]:
+        StateTable.create_table(dynamodb, "model")
+    table = StateTable("model", dynamodb_client=dynamodb, clock=clock)
+    breaker = CircuitBreaker(
+        table, name=name, failure_threshold=threshold, window_s=60, open_s=30, probe_lease_s=20
+    )
+    model = ReferenceBreaker(threshold, 60, 30, 20)
+    for step, who, report in steps:
+        clock.advance(step)
+        now, caller = clock.now(), f"exec-{who}"
+        expected = model.before_call(caller, now)
+        try:
+            permit: BreakerPermit | None = breaker.before_call(caller)
+        except BreakerOpen:
+            permit = None
+        assert (None if permit is None else permit.is_probe) == expected, (step, caller, model.state)
+        if permit is not None and report == "failure":
+            breaker.record_failure(permit)
+            model.record_failure(caller, permit.is_probe, now)
+        elif permit is not None and report == "success":
+            breaker.record_success(permit)
+            model.record_success(caller, permit.is_probe)
+        assert breaker.state() is model.effective_state(now)
