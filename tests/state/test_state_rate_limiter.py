@@ -169,6 +169,9 @@ def test_rate_limit_headers_slow_down_before_a_429(
     assert client.total() == 0  # plenty left: no write
     limiter.record_headers(RateLimitInfo(allowed=300, count=295, reset_seconds=20))
     assert limiter.current_rate() == pytest.approx(0.25)  # 5 left over 20 s
+    client.reset()
+    limiter.record_headers(RateLimitInfo(allowed=300, count=295, reset_seconds=19))
+    assert client.total() == 0  # the same news from the next answer: no write
     limiter.record_headers(RateLimitInfo(allowed=300, count=300, reset_seconds=7))
     assert limiter.try_acquire("exec") >= 7.0
     clock.advance(60)  # past the reset window, and past the grace of the one waiter

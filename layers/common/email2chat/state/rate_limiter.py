@@ -23,7 +23,8 @@ backlog comes back one by one instead of all at once. Admission itself is first 
 Concurrency: optimistic. Each call reads the item (strongly consistent) and writes it back conditional on
 the ``version`` it read; a lost race re-reads (up to ``max_attempts``). Round trips: ``try_acquire`` 2
 (+2 per lost race), ``record_rate_limited`` 2, ``record_headers`` 0 unless the headers say the budget is
-nearly spent (then 2), ``record_success`` 0 (recovery is time-based), ``current_rate`` / ``snapshot`` 1.
+nearly spent and the hint changed by more than 20 % (then 2), ``record_success`` 0 (recovery is
+time-based), ``current_rate`` / ``snapshot`` 1.
 
 Bucket size: ``max(burst, rate * wait_resolution_s)`` tokens. Step Functions Wait states take whole seconds,
 so waiters come back together on the second: at 10 req/s the bucket must hold a second's worth of tokens,
@@ -185,6 +186,7 @@ class FleetRateLimiter:
         self.low_remaining_fraction = low_remaining_fraction
         self.max_attempts = max_attempts
         self._on_rate_change = on_rate_change
+        self._last_hint: tuple[float, float] | None = None  # (rate, until) this instance last wrote
         self._pk = f"LIMITER#{name}"
 
     # --- admission ------------------------------------------------------------------------------
@@ -252,13 +254,20 @@ class FleetRateLimiter:
             return
         if remaining > allowed * self.low_remaining_fraction:
             return  # plenty left: no write
+        hint = max(self.min_rate, remaining / reset)
+        now = self._table.now()
+        last = self._last_hint
+        # Every Genesys answer carries the headers: write only when the hint says something new.
+        if remaining > 0 and last is not None and now < last[1] and abs(hint - last[0]) <= 0.2 * last[0]:
+            return
         for _ in range(self.max_attempts):
             bucket, now = self._read()
-            bucket.hint = max(self.min_rate, remaining / reset)
+            bucket.hint = hint
             bucket.hint_until = now + reset
             if remaining == 0:
                 self._block(bucket, now + reset)
             if self._write(bucket, now, self._rate(bucket, now)):
+                self._last_hint = (hint, now + reset)
                 return
 
     def record_success(self) -> None:
