@@ -40,10 +40,12 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from email2chat.genesys.models import RateLimitInfo
 from email2chat.state.table import ConditionNotMet, StateTable
+
+if TYPE_CHECKING:  # only a type here: the state package does not import the Genesys models
+    from email2chat.genesys.models import RateLimitInfo
 
 _SK = "BUCKET"
 _EPSILON = 1e-6  # token slack: float epoch seconds resolve ~0.2 us, so 0.1 s steps do not sum exactly
