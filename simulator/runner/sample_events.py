@@ -11,6 +11,7 @@ Whole-pipeline inputs go to ``events/pipeline/``.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,7 @@ def write_events(out_dir: Path, captured: dict[str, list[Any]]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    logging.getLogger("email2chat").setLevel(logging.WARNING)  # the runs' INFO lines are not the output
     out_dir = Path(args[0]) if args else Path("events")
     for path in write_events(out_dir, capture()):
         print(path)
