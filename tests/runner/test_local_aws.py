@@ -263,3 +263,80 @@ def test_moto_applies_the_redrive_policy_on_receive(project: Path) -> None:
         assert counts == [["1"], ["2"], []]
         moved = sqs.receive_message(QueueUrl=stack.queue_urls["DeadLetters"]).get("Messages", [])
         assert [m["Body"] for m in moved] == ["poison"]
+
+
+def test_moto_quirks_the_workflow_is_written_around() -> None:
+    """moto 5.2.x, as architecture.md says: an unnamed execution is named "None"; history ignores paging; a
+    heartbeat timeout surfaces as States.Timeout (so Catch on States.HeartbeatTimeout never matches);
+    send_task_failure keeps the error name but drops the cause."""
+    from moto import mock_aws
+
+    from simulator.local_aws.stack import MOTO_CONFIG
+
+    wait_then_pass = {
+        "StartAt": "W",
+        "States": {"W": {"Type": "Wait", "Seconds": 0, "Next": "P"}, "P": {"Type": "Pass", "End": True}},
+    }
+    with mock_aws(config=MOTO_CONFIG):
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        role = "arn:aws:iam::123456789012:role/local"
+        machine = sfn.create_state_machine(name="w", definition=json.dumps(wait_then_pass), roleArn=role)
+        unnamed = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], input="{}")["executionArn"]
+        assert unnamed.rsplit(":", 1)[1] == "None"
+        _wait_for_status(sfn, unnamed)
+        history = sfn.get_execution_history(executionArn=unnamed, maxResults=2)
+        assert len(history["events"]) > 2
+        assert "nextToken" not in history
+
+        queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+        parked = {
+            "StartAt": "T",
+            "States": {
+                "T": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "HeartbeatSeconds": 1,
+                    "TimeoutSeconds": 5,
+                    "Catch": [
+                        {
+                            "ErrorEquals": ["States.HeartbeatTimeout"],
+                            "ResultPath": "$.heartbeat",
+                            "Next": "P",
+                        },
+                        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "P"},
+                    ],
+                    "End": True,
+                },
+                "P": {"Type": "Pass", "End": True},
+            },
+        }
+        machine = sfn.create_state_machine(name="t", definition=json.dumps(parked), roleArn=role)
+        arn = machine["stateMachineArn"]
+        timed_out = sfn.start_execution(stateMachineArn=arn, name="heartbeat", input="{}")["executionArn"]
+        output = json.loads(_wait_for_status(sfn, timed_out)["output"])
+        assert "heartbeat" not in output
+        assert output["error"]["Error"] == "States.Timeout"
+
+        sqs.purge_queue(QueueUrl=queue)  # the timed-out execution's token is stale
+        failed = sfn.start_execution(stateMachineArn=arn, name="failure", input="{}")["executionArn"]
+        token = ""
+        while not token:
+            for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+                token = json.loads(message["Body"])["token"]
+        sfn.send_task_failure(taskToken=token, error="CustomerDeclined", cause="the customer said no")
+        output = json.loads(_wait_for_status(sfn, failed)["output"])
+        assert output["error"] == {"Error": "CustomerDeclined", "Cause": None}
+
+
+def _wait_for_status(sfn: Any, arn: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.02)  # polling an in-process interpreter thread, not waiting for simulated time
+    raise AssertionError(f"{arn} still running")
