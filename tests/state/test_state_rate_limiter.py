@@ -44,6 +44,14 @@ def test_waits_are_spread_by_queue_position(table: StateTable) -> None:
     assert limiter.try_acquire("exec-1") == pytest.approx(1.0)  # a retry keeps its place in the queue
 
 
+def test_no_waiter_is_told_to_sleep_longer_than_max_wait(table: StateTable, clock: ManualClock) -> None:
+    limiter = FleetRateLimiter(table, base_rate=1.0, max_rate=1.0, max_wait_s=10)
+    waits = [limiter.try_acquire(f"exec-{i}") for i in range(30)]
+    assert max(waits) == pytest.approx(10.0)  # position 29 at 1 req/s would have been 29 s
+    limiter.record_rate_limited(retry_after_s=30)
+    assert limiter.try_acquire("exec-29") == pytest.approx(30 + 10)  # the block, then at most max_wait_s
+
+
 def test_rate_rises_with_distinct_waiters_up_to_max(table: StateTable) -> None:
     limiter = FleetRateLimiter(table, base_rate=1.0, max_rate=10.0, waiters_per_step=2)
     limiter.try_acquire("admitted")

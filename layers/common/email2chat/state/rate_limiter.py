@@ -17,8 +17,9 @@ The rate rule (requests/s), evaluated at every call::
 With the defaults, 1 req/s idle, 2 req/s with 2 waiting, 10 req/s with 18 or more waiting: a burst of
 100 drains in about 13 s (simulated with whole-second waits), and the tail does not crawl.
 
-Waits are spread by queue position: the n-th waiter (oldest first) is told ``(deficit + n) / rate``, so a
-backlog comes back one by one instead of all at once. Admission itself is first come, first served.
+Waits are spread by queue position: the n-th waiter (oldest first) is told ``(deficit + n) / rate``, capped
+at ``max_wait_s`` (plus any 429 block), so a backlog comes back in order instead of all at once, and
+nobody sleeps through a rate that has risen since. Admission itself is first come, first served.
 
 Concurrency: optimistic. Each call reads the item (strongly consistent) and writes it back conditional on
 the ``version`` it read; a lost race re-reads (up to ``max_attempts``). Round trips: ``try_acquire`` 2
@@ -154,12 +155,13 @@ class FleetRateLimiter:
         min_rate: float = 0.2,
         decrease_factor: float = 0.5,
         quiet_period_s: float = 60.0,
-        recovery_per_s: float = 0.1,
+        recovery_per_s: float = 0.2,
         decrease_holdoff_s: float = 2.0,
         waiter_grace_s: float = 30.0,
         max_waiters: int = 100,
         low_remaining_fraction: float = 0.1,
         max_attempts: int = 5,
+        max_wait_s: float = 10.0,
     ) -> None:
         if not 0 < min_rate <= base_rate <= max_rate:
             raise ValueError("need 0 < min_rate <= base_rate <= max_rate")
@@ -187,6 +189,7 @@ class FleetRateLimiter:
         self.max_waiters = max_waiters
         self.low_remaining_fraction = low_remaining_fraction
         self.max_attempts = max_attempts
+        self.max_wait_s = max_wait_s
         self._on_rate_change = on_rate_change
         self._last_hint: tuple[float, float] | None = None  # (rate, until) this instance last wrote
         self._pk = f"LIMITER#{name}"
@@ -217,10 +220,12 @@ class FleetRateLimiter:
                 ahead = bucket.queue_position(tag)
                 bucket.join_queue(tag, now, self.max_waiters)  # counted now, so the rate below includes it
                 rate = self._rate(bucket, now)
+                # A far-back waiter is told at most ``max_wait_s``: the rate may rise meanwhile (a squeeze
+                # ends, the backlog grows), and a wait once told cannot be shortened.
                 if now < bucket.blocked_until:
-                    wait = (bucket.blocked_until - now) + (1.0 + ahead) / rate
+                    wait = (bucket.blocked_until - now) + min((1.0 + ahead) / rate, self.max_wait_s)
                 else:
-                    wait = (1.0 - bucket.tokens + ahead) / rate
+                    wait = min((1.0 - bucket.tokens + ahead) / rate, self.max_wait_s)
                 wait = max(wait, _EPSILON)
                 if tag in bucket.waiters:
                     bucket.waiters[tag][1] = now + wait
@@ -237,7 +242,9 @@ class FleetRateLimiter:
         (at most once per ``decrease_holdoff_s``: the 429s of requests already in flight count once)."""
         for _ in range(self.max_attempts):
             bucket, now = self._read()
-            rate = self._rate(bucket, now)
+            # The header hint is a short-lived squeeze (it ends with the budget window); the ceiling is the
+            # lasting lesson of the 429, so it is cut from the sustained rate, not from the squeeze.
+            rate = self._rate(bucket, now, with_hint=False)
             if bucket.decreased_at is None or now - bucket.decreased_at >= self.decrease_holdoff_s:
                 bucket.ceiling = max(self.min_rate, rate * self.decrease_factor)
                 bucket.decreased_at = now
@@ -312,12 +319,12 @@ class FleetRateLimiter:
         ceiling = bucket.ceiling + self.recovery_per_s * recovering_for
         return None if ceiling >= self.max_rate else ceiling
 
-    def _rate(self, bucket: _Bucket, now: float) -> float:
+    def _rate(self, bucket: _Bucket, now: float, *, with_hint: bool = True) -> float:
         rate = min(self.max_rate, self.base_rate * (1.0 + len(bucket.waiters) / self.waiters_per_step))
         ceiling = self._ceiling(bucket, now)
         if ceiling is not None:
             rate = min(rate, ceiling)
-        if bucket.hint is not None and now < bucket.hint_until:
+        if with_hint and bucket.hint is not None and now < bucket.hint_until:
             rate = min(rate, bucket.hint)
         return max(self.min_rate, rate)
 
