@@ -69,14 +69,19 @@ def test_both_rules_can_fire_together_and_the_reason_says_so() -> None:
     [
         {"threshold": 1.5},
         {"threshold": -0.1},
-        {"queue_wait_minutes": -1.0},
-        {"queue_wait_minutes": float("nan")},
         {"wait_trigger_minutes": -5.0},
     ],
 )
 def test_invalid_parameters_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be"):
         decide(0.5, **kwargs)
+
+
+@pytest.mark.parametrize("waited", [-3.0, float("nan")])
+def test_negative_or_unknown_wait_counts_as_no_wait(waited: float) -> None:
+    decision = decide(0.1, queue_wait_minutes=waited, wait_trigger_minutes=0.0)
+    assert decision.queue_wait_minutes == 0.0
+    assert decision.wait_trigger_fired is False
 
 
 def test_decision_is_immutable() -> None:

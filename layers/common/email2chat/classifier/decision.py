@@ -38,11 +38,15 @@ def decide(
     threshold: float = DEFAULT_THRESHOLD,
     wait_trigger_minutes: float = DEFAULT_WAIT_TRIGGER_MINUTES,
 ) -> UrgencyDecision:
-    """Strict comparisons on both rules: "exceeds 0.85" and "waited more than 15 minutes"."""
+    """Strict comparisons on both rules: "exceeds 0.85" and "waited more than 15 minutes".
+
+    A negative or NaN wait (clock skew between systems, a missing queue timestamp) counts as no wait: the
+    email is still classified on its words rather than failing the intake. Bad configuration raises.
+    """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be within [0, 1], got {threshold}")
     if math.isnan(queue_wait_minutes) or queue_wait_minutes < 0:
-        raise ValueError(f"queue_wait_minutes must be >= 0, got {queue_wait_minutes}")
+        queue_wait_minutes = 0.0
     if math.isnan(wait_trigger_minutes) or wait_trigger_minutes < 0:
         raise ValueError(f"wait_trigger_minutes must be >= 0, got {wait_trigger_minutes}")
     by_score = score > threshold

@@ -40,7 +40,6 @@ ARTIFACT_DIR = Path(__file__).resolve().parent / "artifact"
 DEFAULT_ARTIFACT = ARTIFACT_DIR / "urgency_model.npz"
 ARTIFACT_FORMAT = 2
 MIN_SENTENCE_TOKENS = 2  # "Thanks." alone says nothing
-MAX_SENTENCES = 40  # bounded work on long messages (the message is already cut to a few KB)
 _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries carry no wall-clock time: same data, same bytes
 
 FloatArray = npt.NDArray[np.float32]
@@ -218,21 +217,14 @@ class UrgencyModel:
         lean toward other intents; the sentence view hears the ask alone, the whole view keeps a query's
         context ("my card was stolen last year, how do I change my PIN?" is not urgent).
         """
-        token_lists = [tokenize_with_breaks(text) for text in texts]
-        starts, ends, owners, is_whole = self._table.segments(token_lists)
-        log_odds = self._table.log_odds(starts, ends)
-        whole = np.full(len(texts), np.nan)
-        whole[owners[is_whole]] = log_odds[is_whole]
-        best_sentence = np.full(len(texts), -np.inf)
-        np.maximum.at(best_sentence, owners[~is_whole], log_odds[~is_whole])
-        result = np.where(np.isfinite(best_sentence), 0.5 * (whole + best_sentence), whole)
-        return [float(value) for value in result]
+        whole, best_sentence = self._table.log_odds([tokenize_with_breaks(text) for text in texts])
+        pooled = np.where(np.isfinite(best_sentence), 0.5 * (whole + best_sentence), whole)
+        return [float(value) for value in pooled]
 
     def whole_text_log_odds(self, text: str) -> float:
         """Log-odds of the text as one piece, without sentence pooling."""
-        tokens = tokenize(text)
-        starts, ends, _, _ = self._table.segments([tokens], sentences=False)
-        return float(self._table.log_odds(starts, ends)[0])
+        whole, _ = self._table.log_odds([tokenize(text)], sentences=False)
+        return float(whole[0])
 
     def raw_log_odds(self, text: str) -> float:
         return self.raw_log_odds_many([text])[0]
@@ -319,92 +311,114 @@ class _TokenTable:
             self._chars[row] = model.bucket_weights(np.asarray(chars, dtype=np.intp)).sum(axis=0)
             self._n_chars[row] = len(chars)
 
-    def segments(
+    def log_odds(
         self, token_lists: list[list[str]], *, sentences: bool = True
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-        """Flatten the texts' tokens into the table's order; return each segment's [start, end) in the flat
-        token sequence, the text it belongs to, and whether it is the whole text (else one sentence)."""
-        words_per_text = [[t for t in tokens if t != SENTENCE_BREAK] for tokens in token_lists]
-        self._add([t for words in words_per_text for t in words])
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Log-odds of Urgent of each whole text, and of its most urgent sentence (``-inf`` when the text
+        has fewer than two sentences of ``MIN_SENTENCE_TOKENS`` words).
+
+        Tokens are laid out flat in "chunks" (runs of words between sentence breaks); every sum is a
+        ``reduceat`` over contiguous rows: tokens -> chunks -> texts, so each text costs the same whatever
+        else is in the batch (scores do not depend on batch composition).
+        """
         rows = self._rows
+        words = [t for tokens in token_lists for t in tokens if t != SENTENCE_BREAK]
+        self._add(words)
         flat: list[int] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        owners: list[int] = []
-        whole: list[bool] = []
-        for owner, (tokens, words) in enumerate(zip(token_lists, words_per_text, strict=True)):
-            offset = len(flat)
-            flat.extend(rows[t] for t in words)
-            starts.append(offset)
-            ends.append(len(flat))
-            owners.append(owner)
-            whole.append(True)
-            if not sentences:
-                continue
-            spans: list[tuple[int, int]] = []
-            begin = position = offset
+        chunk_starts: list[int] = []
+        chunk_text: list[int] = []
+        for text_index, tokens in enumerate(token_lists):
+            new_chunk = True
             for token in tokens:
                 if token == SENTENCE_BREAK:
-                    if position - begin >= MIN_SENTENCE_TOKENS:
-                        spans.append((begin, position))
-                    begin = position
-                else:
-                    position += 1
-            if position - begin >= MIN_SENTENCE_TOKENS:
-                spans.append((begin, position))
-            if len(spans) >= 2:  # one sentence is the whole text: nothing to pool
-                for begin, end in spans[:MAX_SENTENCES]:
-                    starts.append(begin)
-                    ends.append(end)
-                    owners.append(owner)
-                    whole.append(False)
-        self._flat = np.asarray(flat, dtype=np.intp)
-        return (
-            np.asarray(starts, dtype=np.intp),
-            np.asarray(ends, dtype=np.intp),
-            np.asarray(owners, dtype=np.intp),
-            np.asarray(whole, dtype=bool),
-        )
+                    new_chunk = sentences
+                    continue
+                if new_chunk:
+                    chunk_starts.append(len(flat))
+                    chunk_text.append(text_index)
+                    new_chunk = False
+                flat.append(rows[token])
+        n_texts = len(token_lists)
+        whole = self._log_odds_of(np.tile(self._model._bias.astype(np.float64), (n_texts, 1)))
+        best_sentence = np.full(n_texts, -np.inf)
+        if not flat:
+            return whole, best_sentence
 
-    def log_odds(self, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
-        """Log-odds of Urgent of each token span of the flat sequence set by ``segments``."""
         model = self._model
-        flat = self._flat
-        n_classes = self._n_classes
-
-        def prefix(values: npt.NDArray[np.float32] | npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-            shape = (1, *values.shape[1:])
-            return np.concatenate([np.zeros(shape), np.cumsum(values, axis=0, dtype=np.float64)])
-
-        unigram = prefix(self._unigram[flat])
-        chars = prefix(self._chars[flat])
-        n_chars = prefix(self._n_chars[flat])
-        # pair i joins flat[i] and flat[i + 1]; a zero row after the last keeps every span's index in range
-        pairs = np.zeros((len(flat), n_classes), dtype=np.float32)
-        if len(flat) >= 2:
-            hashes = self._hash[flat]
+        token_rows = np.asarray(flat, dtype=np.intp)
+        starts = np.asarray(chunk_starts, dtype=np.intp)
+        owners = np.asarray(chunk_text, dtype=np.intp)
+        ends = np.append(starts[1:], len(token_rows))
+        lengths = ends - starts
+        unigram = np.add.reduceat(self._unigram[token_rows], starts, axis=0).astype(np.float64)
+        chars = np.add.reduceat(self._chars[token_rows], starts, axis=0).astype(np.float64)
+        n_chars = np.add.reduceat(self._n_chars[token_rows], starts)
+        # pair i joins tokens i and i + 1; the last row stays zero (no token after the last one)
+        pairs = np.zeros((len(token_rows), len(model._bias)), dtype=np.float32)
+        if len(token_rows) >= 2:
+            hashes = self._hash[token_rows]
             mix = (
                 (hashes[:-1] * np.uint64(BIGRAM_MIX_A))
                 ^ (hashes[1:] * np.uint64(BIGRAM_MIX_B))
                 ^ np.uint64(BIGRAM_MIX_C)
             )
-            buckets = (mix & np.uint64(0xFFFFFFFF) & np.uint64(model._mask)).astype(np.intp)
-            pairs[:-1] = model.bucket_weights(buckets)
-        bigram = prefix(pairs)
-        n_tokens = (ends - starts).astype(np.float64)
-        pair_ends = np.maximum(ends - 1, starts)  # pairs (i, i+1) with start <= i < end - 1
-        word_sum = unigram[ends] - unigram[starts] + bigram[pair_ends] - bigram[starts]
-        char_sum = chars[ends] - chars[starts]
-        n_words = np.maximum(2 * n_tokens - 1, 0)  # unigrams + bigrams
-        n_char_grams = n_chars[ends] - n_chars[starts]
-        power = model.parameters.length_power
-        with np.errstate(divide="ignore"):
-            word_scale = np.where(n_words > 0, np.power(np.maximum(n_words, 1), -power), 0.0)
-            char_scale = np.where(n_char_grams > 0, np.power(np.maximum(n_char_grams, 1), -power), 0.0)
-        logits = model._bias + word_scale[:, None] * word_sum + char_scale[:, None] * char_sum
+            pairs[:-1] = model.bucket_weights((mix & np.uint64(0xFFFFFFFF & model._mask)).astype(np.intp))
+        pairs_with_next = np.add.reduceat(pairs, starts, axis=0).astype(np.float64)  # + the pair leaving it
+        leaving = pairs[ends - 1].astype(np.float64)
+
+        # whole texts: sum their chunks; the pair leaving a text's last chunk belongs to the next text
+        first_chunks = np.flatnonzero(np.append(True, owners[1:] != owners[:-1]))
+        last_chunks = np.append(first_chunks[1:], len(starts)) - 1
+        texts = owners[first_chunks]
+        n_tokens = np.add.reduceat(lengths, first_chunks)
+        whole[texts] = self._log_odds_of(
+            self._logits(
+                n_tokens,
+                np.add.reduceat(n_chars, first_chunks),
+                np.add.reduceat(unigram, first_chunks, axis=0)
+                + np.add.reduceat(pairs_with_next, first_chunks, axis=0)
+                - leaving[last_chunks],
+                np.add.reduceat(chars, first_chunks, axis=0),
+            )
+        )
+        if sentences:
+            eligible = lengths >= MIN_SENTENCE_TOKENS
+            per_text = np.bincount(owners[eligible], minlength=n_texts)
+            chosen = eligible & (per_text[owners] >= 2)  # one sentence is the whole text: nothing to pool
+            if chosen.any():
+                sentence_log_odds = self._log_odds_of(
+                    self._logits(
+                        lengths[chosen],
+                        n_chars[chosen],
+                        unigram[chosen] + pairs_with_next[chosen] - leaving[chosen],
+                        chars[chosen],
+                    )
+                )
+                np.maximum.at(best_sentence, owners[chosen], sentence_log_odds)
+        return whole, best_sentence
+
+    def _logits(
+        self,
+        n_tokens: npt.NDArray[np.intp],
+        n_char_grams: npt.NDArray[np.int64],
+        word_sums: npt.NDArray[np.float64],
+        char_sums: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        power = self._model.parameters.length_power
+        n_words = np.maximum(2 * n_tokens - 1, 0).astype(np.float64)  # unigrams + bigrams
+        word_scale = np.where(n_words > 0, np.power(np.maximum(n_words, 1.0), -power), 0.0)
+        char_scale = np.where(n_char_grams > 0, np.power(np.maximum(n_char_grams, 1), -power), 0.0)
+        logits: npt.NDArray[np.float64] = (
+            self._model._bias + word_scale[:, None] * word_sums + char_scale[:, None] * char_sums
+        )
+        return logits
+
+    def _log_odds_of(self, logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """log P(Urgent) - log P(other) from the class masses directly: no 0/1 clipping needed."""
+        urgent = self._model._urgent_mask
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-        urgent_mass = np.maximum(shifted[:, model._urgent_mask].sum(axis=1), 1e-300)
-        other_mass = np.maximum(shifted[:, ~model._urgent_mask].sum(axis=1), 1e-300)
+        urgent_mass = np.maximum(shifted[:, urgent].sum(axis=1), 1e-300)
+        other_mass = np.maximum(shifted[:, ~urgent].sum(axis=1), 1e-300)
         log_odds: npt.NDArray[np.float64] = np.log(urgent_mass) - np.log(other_mass)
         return log_odds
 

@@ -36,7 +36,10 @@ _BLOCK_TAG_RE = re.compile(
 _ANY_TAG_RE = re.compile(r"<[!/?a-zA-Z][^<>]{0,2000}>")
 
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Runs of blanks, or any blank that is not a plain space: single spaces (most of them) are left alone.
+_SPACES_RE = re.compile(
+    r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]"
+)
 
 # --- quoted history -------------------------------------------------------------------------------
 _ON_WROTE_RE = re.compile(
@@ -95,15 +98,8 @@ _SIGN_OFF_FIRST_WORDS_TEXT = (
     "cheers take br rgds kr many looking hope talk speak peace love xoxo mit cordialement saludos"
 )
 _SIGN_OFF_FIRST_WORDS = frozenset(_SIGN_OFF_FIRST_WORDS_TEXT.split())
-_DISCLAIMER_HINTS = (
-    "intended",
-    "confidential",
-    "received this",
-    "unauthori",
-    "disclaimer",
-    "environment before",
-    "not guaranteed",
-    "privileged",
+_DISCLAIMER_HINT_RE = re.compile(
+    "intended|confidential|received this|unauthori|disclaimer|environment before|not guaranteed|privileged"
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
@@ -226,7 +222,7 @@ def _newest_message_lines(lines: list[str]) -> list[str]:
                 continue
         if kept and first_word in _SIGN_OFF_FIRST_WORDS and _SIGN_OFF_RE.match(line):
             break  # a sign-off ends the message; a name and titles follow
-        if any(hint in lowered for hint in _DISCLAIMER_HINTS) and _DISCLAIMER_RE.search(line):
+        if _DISCLAIMER_HINT_RE.search(lowered) and _DISCLAIMER_RE.search(line):
             break
         kept.append(line)
     return kept
@@ -267,8 +263,10 @@ def _strip_greetings(lines: list[str]) -> list[str]:
         if not result:
             if not line or _GREETING_LINE_RE.match(line):
                 continue
-            line = _GREETING_PREFIX_RE.sub("", line, count=1)
-        line = _PLEASANTRY_RE.sub("", line).strip() if len(result) < 2 else line
+            greeting = _GREETING_PREFIX_RE.match(line)
+            line = line[greeting.end() :] if greeting else line
+        if len(result) < 2 and (pleasantry := _PLEASANTRY_RE.match(line)):
+            line = line[pleasantry.end() :].strip()
         if line or result:
             result.append(line)
     while result and not result[-1]:
@@ -278,8 +276,12 @@ def _strip_greetings(lines: list[str]) -> list[str]:
 
 def clean_subject(subject: str) -> str:
     """The subject without reply/forward prefixes and tags; empty when it says nothing about the case."""
+    if not subject:
+        return ""
     cleaned = _SPACES_RE.sub(" ", _ZERO_WIDTH_RE.sub("", subject[:500])).strip()
-    for _ in range(5):  # "RE: FW: [EXT] RE: ..." (bounded: never loop on input)
+    for _ in range(
+        5 if (":" in cleaned or "[" in cleaned) else 0
+    ):  # "RE: FW: [EXT] RE: ..." (bounded: never loop on input)
         stripped = _SUBJECT_PREFIX_RE.sub("", cleaned, count=1).strip()
         if stripped == cleaned:
             break
