@@ -109,6 +109,55 @@ def test_a_burst_of_100_is_paced_and_drains_faster_under_backlog(
     assert result["calls"] / 100 < 3.5  # each email asks only a few times (each ask is a state transition)
 
 
+class GenesysBudget:
+    """Genesys' per-token rate limit as a fixed window (300 requests per 60 s by default), with the
+    ``inin-ratelimit-*`` headers of each answer."""
+
+    def __init__(self, allowed: int, window_s: float) -> None:
+        self.allowed, self.window_s = allowed, window_s
+        self.window_start: float | None = None
+        self.count = 0
+
+    def call(self, now: float) -> tuple[bool, RateLimitInfo]:
+        if self.window_start is None or now >= self.window_start + self.window_s:
+            self.window_start, self.count = now, 0
+        self.count += 1
+        reset = self.window_start + self.window_s - now
+        info = RateLimitInfo(allowed=self.allowed, count=min(self.count, self.allowed), reset_seconds=reset)
+        return self.count <= self.allowed, info
+
+
+@pytest.mark.parametrize(("allowed", "window_s"), [(300, 60.0), (50, 10.0)])
+def test_a_burst_of_100_against_the_genesys_budget_sees_no_429(
+    table: StateTable, clock: ManualClock, allowed: int, window_s: float
+) -> None:
+    """The guide's trap 1: 100 urgent emails at once. Fed the headers, the limiter paces them under the
+    budget (300/min is the Genesys default; 50 per 10 s is a stricter, bursty one) with no 429 at all."""
+    limiter = FleetRateLimiter(table)
+    genesys = GenesysBudget(allowed, window_s)
+    queue = [(clock.now(), i) for i in range(100)]
+    heapq.heapify(queue)
+    initiated, rate_limited = 0, 0
+    while queue:
+        when, email = heapq.heappop(queue)
+        clock.set(when)
+        wait = limiter.try_acquire(f"email-{email}")
+        if wait > 0:
+            heapq.heappush(queue, (when + max(1, math.ceil(wait)), email))
+            continue
+        accepted, info = genesys.call(when)
+        if not accepted:  # what the workflow does on a 429: feed the limiter, retry 10 s later
+            rate_limited += 1
+            limiter.record_rate_limited(info.reset_seconds or 1.0)
+            heapq.heappush(queue, (when + 10, email))
+            continue
+        limiter.record_headers(info)
+        initiated += 1
+    assert initiated == 100
+    assert rate_limited == 0
+    assert clock.now() - START <= 30
+
+
 def test_a_429_blocks_for_retry_after_and_halves_the_ceiling(table: StateTable, clock: ManualClock) -> None:
     rates: list[float] = []
     limiter = FleetRateLimiter(
