@@ -192,7 +192,8 @@ def test_stack_builds_resources_and_substitutes_real_timings(project: Path) -> N
 
 
 def test_execution_dispatches_in_process_and_names_errors(project: Path) -> None:
-    with LocalAwsStack(project / "template.yaml", time_scale=0.01) as stack:
+    overrides = {"WaitSeconds": 1, "MaxAttempts": 1}  # real units: keep the test short
+    with LocalAwsStack(project / "template.yaml", time_scale=0.01, parameter_overrides=overrides) as stack:
         sfn = stack.client("stepfunctions")
         started = time.monotonic()
         arn = sfn.start_execution(
@@ -207,9 +208,9 @@ def test_execution_dispatches_in_process_and_names_errors(project: Path) -> None
         assert json.loads(output["error"]["Cause"])["errorMessage"] == "429 from Genesys"
         # nobody completed the token: the wait ends at TimeoutSeconds and States.Timeout is caught
         assert output["timeout"]["Error"] == "States.Timeout"
-        assert time.monotonic() - started >= 3.0
+        assert time.monotonic() - started >= 1.0
         failer_calls = [i for i in stack.lambdas.invocations if i.function == "Failer"]
-        assert len(failer_calls) == 3  # first try + MaxAttempts retries
+        assert len(failer_calls) == 2  # first try + MaxAttempts retries
         assert all(i.error_type == "RateLimited" for i in failer_calls)
 
 
@@ -228,7 +229,10 @@ def test_task_token_success_ends_the_wait_early(project: Path) -> None:
         threading.Thread(target=complete).start()
         return {"parked": True}
 
-    with LocalAwsStack(project / "template.yaml", time_scale=0.01, handlers={"Parker": parker}) as stack:
+    quick = {"MaxAttempts": 0}  # no retry pause before the wait under test
+    with LocalAwsStack(
+        project / "template.yaml", time_scale=0.01, handlers={"Parker": parker}, parameter_overrides=quick
+    ) as stack:
         sfn = stack.client("stepfunctions")
         arn = sfn.start_execution(
             stateMachineArn=stack.state_machine_arn, name="tiny-2", input=json.dumps({"name": "bo"})
