@@ -7,8 +7,9 @@ never in a sleeping Lambda.
 The rate rule (requests/s), evaluated at every call::
 
     demand  = min(max_rate, base_rate * (1 + waiting / waiters_per_step))
-    ceiling = after a 429: max(min_rate, rate_at_429 * decrease_factor), held flat until ``quiet_period_s``
-              has passed without another 429, then rising by ``recovery_per_s`` each second back to max_rate
+    ceiling = after a 429: max(min_rate, rate_at_429 * decrease_factor) (the sustained rate, without the
+              header hint), held flat until ``quiet_period_s`` has passed without another 429, then rising
+              by ``recovery_per_s`` each second back to max_rate
     hint    = while the ``inin-ratelimit-*`` headers say few requests remain: remaining / reset seconds
     rate    = min(demand, ceiling, hint)
 
