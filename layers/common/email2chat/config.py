@@ -74,9 +74,12 @@ class Settings(BaseModel):
     defer_delay_s: int = Field(default=60, ge=0, le=900)  # SQS DelaySeconds cap
     defer_retry_window_s: int = Field(default=3600, ge=0)
     record_ttl_days: int = Field(default=30, ge=1)
-    dead_letter_queue_url: str | None = None  # the intake DLQ: invalid messages are sent there with their reason
-    intake_max_receive_count: int = Field(default=5, ge=1)  # then a failing message goes to the DLQ
-    throttle_max_wait_s: int = Field(default=300, ge=0)  # Initiate waits this long for the fleet limiter, then defers
+    # The intake DLQ: invalid messages are sent there with their reason.
+    dead_letter_queue_url: str | None = None
+    # After this many receives a failing message goes to the DLQ (the queue's redrive policy).
+    intake_max_receive_count: int = Field(default=5, ge=1)
+    # Initiate waits this long for the fleet limiter, then defers.
+    throttle_max_wait_s: int = Field(default=300, ge=0)
     # Real seconds per clock second; only the local runner sets it (scales ASL waits and SQS delays).
     time_scale: float = Field(default=1.0, gt=0)
 
