@@ -37,6 +37,7 @@ LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_INTERVAL_S = 0.01  # real seconds between driver passes (polling in-process queues, not waiting on time)
 CHECK_INTERVAL_S = 0.2  # real seconds between completion checks (a DynamoDB scan)
+PROCESSING_VISIBILITY_S = 120  # real seconds an intake batch stays hidden while its handler runs
 
 
 def default_template() -> Path:
@@ -124,6 +125,7 @@ class LocalPipeline:
         self._status_events: list[dict[str, Any]] = []
         self.handler_errors: dict[str, int] = {}
         self._quiet_checks = 0
+        self._retry_visibility = 1
         self._seeded: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -214,6 +216,11 @@ class LocalPipeline:
         self.intake_function = intake.logical_id
         self.status_function = status.logical_id
         self.intake_queue = stack.queue_urls[stack.queue_for_function_event(intake.logical_id)]
+        self._retry_visibility = int(
+            stack.client("sqs").get_queue_attributes(
+                QueueUrl=self.intake_queue, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]["VisibilityTimeout"]
+        )
         dlq_id = stack.dead_letter_queue_of(stack.queue_for_function_event(intake.logical_id))
         self.dead_letter_queue = stack.queue_urls[dlq_id] if dlq_id else ""
         environment = stack.merged_environment()
@@ -373,6 +380,9 @@ class LocalPipeline:
             MaxNumberOfMessages=10,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
+            # Handlers run in REAL time: hide the batch for longer than any batch takes, even on a loaded
+            # machine (the queue's own, scaled-down timeout would let a second worker take it meanwhile).
+            VisibilityTimeout=PROCESSING_VISIBILITY_S,
         ).get("Messages", [])
         if not received:
             return 0
@@ -384,6 +394,19 @@ class LocalPipeline:
             self._count_error(self.intake_function, exc)
             failed = {m["MessageId"] for m in received}
         done = [m for m in received if m["MessageId"] not in failed]
+        retry = [m for m in received if m["MessageId"] in failed]
+        for start in range(0, len(retry), 10):  # failures come back after the queue's (scaled) timeout
+            sqs.change_message_visibility_batch(
+                QueueUrl=self.intake_queue,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self._retry_visibility,
+                    }
+                    for i, m in enumerate(retry[start : start + 10])
+                ],
+            )
         for start in range(0, len(done), 10):
             entries = [
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}

@@ -85,11 +85,12 @@ def test_malformed_input_is_invalid_with_a_reason_from_the_dlq(run: tuple[int, d
     by_id = {e["id"]: e for e in result["emails"]}
     for item in MALFORMED:
         email = by_id[item["id"]]
-        assert email["outcome"] == "invalid"
-        assert email["reason"]
-        assert "not found" not in email["reason"]
+        assert email["outcome"] == "invalid", email
+        assert email["reason"], email
+        assert "not found in the dead-letter queue" not in email["reason"], email
+        assert email["dead_letter_copies"] == 1, email  # handled once: never processed twice
     assert "CHAT" in by_id["chat-not-email"]["reason"]
-    assert len(result["dead_letters"]) == 3
+    assert len(result["dead_letters"]) == 3, result["dead_letters"]
 
 
 @pytest.mark.browser
