@@ -37,6 +37,7 @@ LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_INTERVAL_S = 0.01  # real seconds between driver passes (polling in-process queues, not waiting on time)
 CHECK_INTERVAL_S = 0.2  # real seconds between completion checks (a DynamoDB scan)
+IDLE_POLL_MAX_S = 0.08  # real seconds an idle intake worker waits at most between polls
 PROCESSING_VISIBILITY_S = 120  # real seconds an intake batch stays hidden while its handler runs
 
 
@@ -361,6 +362,7 @@ class LocalPipeline:
 
     def _intake_worker(self, stop: threading.Event) -> None:
         """One concurrent "Lambda" polling the intake queue until the run ends."""
+        idle_wait = POLL_INTERVAL_S
         while not stop.is_set():
             try:
                 handled = self.drain_intake_once()
@@ -368,8 +370,12 @@ class LocalPipeline:
                 self._count_error("driver", exc)
                 LOG.exception("intake worker failed")
                 handled = 0
-            if not handled:
-                stop.wait(POLL_INTERVAL_S)
+            if handled:
+                idle_wait = POLL_INTERVAL_S
+                continue
+            # Back off while the queue is empty: every poll of moto costs CPU the GIL-bound handlers need.
+            stop.wait(idle_wait)
+            idle_wait = min(IDLE_POLL_MAX_S, idle_wait * 2)
 
     def drain_intake_once(self) -> int:
         """Receive one batch (up to 10) from the intake queue and run the intake handler on it."""
