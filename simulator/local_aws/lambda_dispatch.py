@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 Handler = Callable[[Any, Any], Any]
 LOG = logging.getLogger(__name__)
@@ -140,8 +141,22 @@ class InProcessLambdas:
             response_headers["Content-Length"] = str(len(encoded))
             return encoded
 
+        # moto's ASL interpreter builds a new boto3 Lambda client for every Task (botocore reloads the
+        # service model from disk each time): ~70% of a local run's CPU. One client per region is enough.
+        original_client_for = lambda_eval_utils.boto_client_for
+        clients: dict[tuple[str, str], Any] = {}
+        clients_lock = threading.Lock()
+
+        def cached_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+            with clients_lock:
+                if (region, service) not in clients:
+                    clients[(region, service)] = original_client_for(region, service, state_credentials)
+                return clients[(region, service)]
+
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        lambda_eval_utils.boto_client_for = cached_client_for
         try:
             yield self
         finally:
             LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+            lambda_eval_utils.boto_client_for = original_client_for

@@ -24,6 +24,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 from simulator.local_aws.cfn_template import SamTemplate, StateMachineSpec, TemplateError, resolve_intrinsic
 from simulator.local_aws.lambda_dispatch import Handler, InProcessLambdas, load_handler
@@ -117,6 +118,8 @@ class LocalAwsStack:
         self._mock.start()
         self._install = self.lambdas.installed()
         self._install.__enter__()
+        # the interpreter's (cached) Lambda client, built now rather than by the first Task under load
+        lambda_eval_utils.boto_client_for(self.region, "lambda")
         try:
             self._create_queues()
             self._create_tables()

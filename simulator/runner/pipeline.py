@@ -252,6 +252,8 @@ class LocalPipeline:
             sleep=lambda seconds: time.sleep(seconds * scale),
         )
         set_runtime(self.runtime)
+        # Lambda's init phase: load the model and the attribute map before the first email, not during it
+        _ = self.runtime.classifier, self.runtime.mapper
 
     # --- events: EventBridge -> status-events Lambda -----------------------------------------------
 
