@@ -157,3 +157,15 @@ def test_token_cache_reset_keeps_scores_exact() -> None:
     small._table.MAX_TOKENS = 16  # type: ignore[misc]
     got = [small.score(text) for text in texts] + small.score_many(texts)
     assert got == pytest.approx(expected + expected, abs=1e-9)
+
+
+def test_concurrent_scoring_from_threads_gives_the_same_scores() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"my card {i} was stolen near shop{i} and token{i * 7} charged twice" for i in range(200)]
+    expected = UrgencyModel.load().score_many(texts)
+    shared = UrgencyModel.load()
+    shared._table.MAX_TOKENS = 64  # type: ignore[misc]  # force resets while other threads score
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(shared.score, texts))
+    assert got == pytest.approx(expected, abs=1e-9)

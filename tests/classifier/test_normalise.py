@@ -51,6 +51,7 @@ OLD = "How do I change the currency of my savings account"
             "sign-off and lines under",
         ),
         (f"Hello,\n{NEWEST}\n-- \nJane Doe\n{OLD}", "signature delimiter"),
+        (f"{NEWEST}\nBest regards, Jane Doe\n{OLD}", "sign-off and name on one line"),
         (f"{NEWEST}\n\nSent from my iPhone\n\n{OLD}", "sent from"),
         (
             f"{NEWEST}\n\nCONFIDENTIALITY NOTICE: This email and any attachments are confidential and "
@@ -71,6 +72,11 @@ def test_newest_message_survives_and_history_does_not(body: str, label: str) -> 
 
 def test_inline_greeting_prefix_is_dropped_but_the_sentence_stays() -> None:
     assert newest_message(f"Hi Jane, {NEWEST}") == NEWEST
+
+
+def test_a_line_that_starts_like_a_sign_off_but_says_more_is_kept() -> None:
+    body = f"{NEWEST}\nThanks, my other card was stolen too\nBest, Jane"
+    assert tokenize(newest_message(body)) == tokenize(f"{NEWEST} Thanks, my other card was stolen too")
 
 
 def test_greeting_word_that_starts_a_real_sentence_is_kept() -> None:

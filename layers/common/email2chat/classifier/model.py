@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import threading
 import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -166,6 +167,8 @@ class UrgencyModel:
         # Small: the token tables keep every token's sums; this serves table misses and drivers only.
         self._token_features = lru_cache(maxsize=4096)(self._token_features_uncached)
         self._table = _TokenTable(self)
+        # The token tables grow in place: one scorer at a time (the local runner calls handlers from threads).
+        self._table_lock = threading.Lock()
 
     def bucket_weights(self, buckets: npt.NDArray[np.intp]) -> FloatArray:
         """The weights (one row per bucket, one column per class) of the given hash buckets."""
@@ -219,13 +222,16 @@ class UrgencyModel:
         lean toward other intents; the sentence view hears the ask alone, the whole view keeps a query's
         context ("my card was stolen last year, how do I change my PIN?" is not urgent).
         """
-        whole, best_sentence = self._table.log_odds([tokenize_with_breaks(text) for text in texts])
+        token_lists = [tokenize_with_breaks(text) for text in texts]
+        with self._table_lock:
+            whole, best_sentence = self._table.log_odds(token_lists)
         pooled = np.where(np.isfinite(best_sentence), 0.5 * (whole + best_sentence), whole)
         return [float(value) for value in pooled]
 
     def whole_text_log_odds(self, text: str) -> float:
         """Log-odds of the text as one piece, without sentence pooling."""
-        whole, _ = self._table.log_odds([tokenize(text)], sentences=False)
+        with self._table_lock:
+            whole, _ = self._table.log_odds([tokenize(text)], sentences=False)
         return float(whole[0])
 
     def raw_log_odds(self, text: str) -> float:

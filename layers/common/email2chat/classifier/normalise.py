@@ -73,7 +73,8 @@ _SIGN_OFF_RE = re.compile(
     r"yours truly|yours faithfully|faithfully|best|all the best|cheers|cheers mate|take care|br|"
     r"rgds|kr|many thanks in advance|looking forward to hearing from you|hope to hear from you soon|"
     r"talk soon|speak soon|peace|love|xoxo|mit freundlichen grüßen|cordialement|saludos)"
-    r"(\s+(and|&)\s+(regards|best|kind regards))?[\s,.!:;)-]*$",
+    r"(\s+(and|&)\s+(regards|best|kind regards))?[\s,.!:;)-]*"
+    r"(?-i:[A-Z][\w'.-]{0,20}(\s[A-Z][\w'.-]{0,20}){0,2})?\s*$",  # "Best regards, Jane Doe" on one line
     re.I,
 )
 _DISCLAIMER_RE = re.compile(
