@@ -25,7 +25,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, default=None, help="output folder (default: the layer's artifact/)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--bits", type=int, default=DEFAULT_BITS, help="hash buckets = 2**bits")
+    parser.add_argument(
+        "--bits",
+        type=int,
+        default=DEFAULT_BITS,
+        help="hash buckets = 2**bits (above 18 the solver needs many GB)",
+    )
     parser.add_argument(
         "--C", dest="regularisation_c", type=float, default=DEFAULT_C, help="inverse L2 strength"
     )
