@@ -143,6 +143,9 @@ def test_logs_carry_correlation_ids_but_no_body_or_address(world: World) -> None
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(observability.logger.registered_formatter)
     observability.logger.addHandler(handler)
+    # Another test may have run the simulate CLI in-process, which quietens the library's loggers.
+    previous_level = observability.logger.log_level
+    observability.logger.setLevel(logging.INFO)
     world.seed("conv-h3")
     message = world.direct_message("email-h3", "conv-h3")
     _load("intake").handler({"Records": [world.sqs_record(message)]}, None)
@@ -150,6 +153,7 @@ def test_logs_carry_correlation_ids_but_no_body_or_address(world: World) -> None
     _load("collision_check").handler(state, None)
 
     observability.logger.removeHandler(handler)
+    observability.logger.setLevel(previous_level)
     out = buffer.getvalue()
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert any(line.get("email_id") == "email-h3" and line.get("execution") == "email-h3-1" for line in lines)
