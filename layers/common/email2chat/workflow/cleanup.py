@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.genesys.models import AgentlessEmail, ChatStatus
+from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of
-from email2chat.workflow.customer_email import original_email, reply_subject
+from email2chat.workflow.customer_email import reply_to_customer
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -39,17 +39,11 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
     genesys.disconnect_participant(case.conversation_id, participant_id)
-    settings = runtime.settings
-    original = original_email(genesys, case.conversation_id, settings.fallback_from_address)
-    message_id = genesys.send_agentless_email(
-        AgentlessEmail(
-            conversation_id=case.conversation_id,
-            from_address=settings.fallback_from_address,
-            to_addresses=(original.customer_address,),
-            subject=reply_subject(original.subject, "Your request"),
-            text_body=follow_up_text(case.conversation_id),
-            reply_to_address=settings.fallback_from_address,
-        )
+    message_id = reply_to_customer(
+        genesys,
+        case.conversation_id,
+        runtime.settings.fallback_from_address,
+        follow_up_text(case.conversation_id),
     )
     check = event.get("check") if isinstance(event.get("check"), Mapping) else {}
     why = (

@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.genesys.models import AgentlessEmail
 from email2chat.workflow.case import case_of
-from email2chat.workflow.customer_email import original_email, reply_subject
+from email2chat.workflow.customer_email import reply_to_customer
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -37,17 +36,11 @@ def fallback(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     observability.correlate(
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
-    settings = runtime.settings
-    original = original_email(runtime.genesys, case.conversation_id, settings.fallback_from_address)
-    message_id = runtime.genesys.send_agentless_email(
-        AgentlessEmail(
-            conversation_id=case.conversation_id,
-            from_address=settings.fallback_from_address,
-            to_addresses=(original.customer_address,),
-            subject=reply_subject(original.subject, "Your request"),
-            text_body=fallback_text(case.conversation_id),
-            reply_to_address=settings.fallback_from_address,
-        )
+    message_id = reply_to_customer(
+        runtime.genesys,
+        case.conversation_id,
+        runtime.settings.fallback_from_address,
+        fallback_text(case.conversation_id),
     )
     check = event.get("check") if isinstance(event.get("check"), Mapping) else {}
     chat_status = str(check.get("chat_status", "declined")) if check else "declined"

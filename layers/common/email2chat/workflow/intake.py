@@ -38,6 +38,7 @@ from email2chat.state.cooldown import CustomerCooldown
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import UpgradeCase, email_key
 from email2chat.workflow.classify import classify
+from email2chat.workflow.customer_email import inbound_messages
 from email2chat.workflow.intake_messages import (
     DirectEmail,
     GenesysEmailEvent,
@@ -367,12 +368,7 @@ def _from_genesys_event(event: GenesysEmailEvent, runtime: Runtime) -> InboundEm
     """The event carries no body: read the conversation and its newest inbound message from the API."""
     genesys = runtime.genesys
     conversation = genesys.get_conversation(event.conversation_id)
-    own_address = runtime.settings.fallback_from_address.casefold()
-    inbound = [
-        m
-        for m in genesys.list_email_messages(event.conversation_id)
-        if m.from_address and m.from_address.casefold() != own_address
-    ]
+    inbound = inbound_messages(genesys, event.conversation_id, runtime.settings.fallback_from_address)
     chosen = next((m for m in inbound if m.id == event.message_id), None) or (
         inbound[-1] if inbound else None
     )
