@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from email2chat import observability
 from email2chat.config import Settings
+
+from simulator.local_aws.cfn_template import load_cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -27,29 +28,9 @@ SAM_POLICY_TEMPLATES = {
 }
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return load_cfn_yaml(TEMPLATE.read_text())
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

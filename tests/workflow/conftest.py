@@ -16,6 +16,7 @@ from email2chat.clock import ManualClock
 from email2chat.config import Settings
 from email2chat.genesys.auth import clear_token_caches
 from email2chat.genesys.client import ClientCredentials, GenesysClient
+from email2chat.mapping import AttributeMapper
 from email2chat.runtime import Runtime, build_runtime, set_runtime
 from email2chat.state.table import StateTable
 from moto import mock_aws
@@ -53,33 +54,6 @@ class KeywordClassifier:
         by_score = score > threshold
         fired = queue_wait_minutes > wait_trigger_minutes
         return FakeDecision(score, threshold, by_score or fired, by_score, fired)
-
-
-@dataclass(frozen=True)
-class FakeMapped:
-    attributes: dict[str, str]
-    mapped: tuple[str, ...]
-    passed_through: tuple[str, ...]
-
-
-class RenamingMapper:
-    """Stand-in until ``email2chat.mapping`` lands: renames the two trap attributes, passes the rest."""
-
-    RENAMES = {"Account_ID": "accountId", "Product_Type": "productType"}
-
-    def map(self, email_attributes: Any) -> FakeMapped:
-        out = {self.RENAMES.get(k, k): str(v) for k, v in email_attributes.items()}
-        mapped = tuple(k for k in email_attributes if k in self.RENAMES)
-        passed = tuple(k for k in email_attributes if k not in self.RENAMES)
-        return FakeMapped(out, mapped, passed)
-
-
-def attribute_mapper() -> Any:
-    try:
-        from email2chat.mapping import AttributeMapper
-    except ImportError:
-        return RenamingMapper()
-    return AttributeMapper.load_default()
 
 
 class RecordingSfn:
@@ -261,7 +235,7 @@ def world(clock: ManualClock, settings_overrides: dict[str, Any]) -> Iterator[Wo
             sqs_client=sqs,
             sfn_client=sfn,
             classifier=KeywordClassifier(),
-            mapper=attribute_mapper(),
+            mapper=AttributeMapper.load_default(),
             sleep=clock.advance,
         )
         set_runtime(runtime)
