@@ -486,6 +486,36 @@ def test_record_outcome_keeps_the_cooldown_of_a_notified_customer(
     assert world.runtime.lock.holder("conv-r2") is None
 
 
+@pytest.mark.parametrize("outcome", ["connected", "declined_fallback", "timeout_cleanup"])
+def test_a_push_whose_answer_timed_out_keeps_the_cooldown(
+    world: World, start_case: StartCase, outcome: str
+) -> None:
+    # Notify's Timeout is caught straight into AwaitAnswer: the push may have landed, so ``$.notify`` is
+    # absent but the customer may well have been prompted (a connect or decline proves it).
+    state = _until_initiated(world, start_case, "conv-r4")
+    state["error"] = {"Error": "Timeout", "Cause": "push notification timed out"}
+    state["check"] = {"status": "connected" if outcome == "connected" else "declined"}
+    state["final"] = {"outcome": outcome, "reason": "x", "final": True}
+
+    record_outcome(state, world.runtime)
+
+    assert not world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
+    record = world.runtime.outcomes.get("email-conv-r4")
+    assert record is not None
+    assert record.details["customer_prompted"] is True  # a late duplicate delivery must not release it
+
+
+def test_a_failed_push_gives_the_cooldown_back(world: World, start_case: StartCase) -> None:
+    state = _until_initiated(world, start_case, "conv-r5")
+    state["error"] = {"Error": "BadRequest", "Cause": "no device"}
+    state["check"] = {"status": "notify_failed"}
+    state["final"] = {"outcome": "timeout_cleanup", "reason": "push notification failed", "final": True}
+
+    record_outcome(state, world.runtime)
+
+    assert world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")
+
+
 def test_a_deferred_attempt_is_not_final_and_keeps_the_claim(world: World, start_case: StartCase) -> None:
     state = start_case("conv-r3")
     state["collision"] = collision_check(state, world.runtime)

@@ -305,7 +305,10 @@ def _settle_duplicate(case: UpgradeCase, runtime: Runtime) -> None:
     observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
     logger.info("duplicate intake message: the upgrade workflow already exists")
     record = runtime.outcomes.get(case.email_id)
-    if record is not None and record.details.get("final", True) and "notification_id" not in record.details:
+    if record is None or not record.details.get("final", True):
+        return
+    prompted = record.details.get("customer_prompted", "notification_id" in record.details)
+    if not prompted:
         runtime.cooldown.release(case.customer_key, case.key)
 
 

@@ -33,11 +33,11 @@ def record_outcome(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]
     now = runtime.clock.now()
 
     runtime.lock.release(case.conversation_id, case.execution)
-    notified = bool(_section(event, "notify"))
-    # The claim stays when the customer was prompted, when it is another email's claim (cooldown_skipped),
-    # and while a deferred retry is still to come (the next attempt re-enters it as the same owner).
+    # The claim stays when the customer may have been prompted, when it is another email's claim
+    # (cooldown_skipped), and while a deferred retry is still to come (the next attempt re-enters it).
+    prompted = _customer_may_have_been_prompted(event)
     keeps_claim = (
-        notified or outcome == Outcome.COOLDOWN_SKIPPED or (outcome == Outcome.DEFERRED and not is_final)
+        prompted or outcome == Outcome.COOLDOWN_SKIPPED or (outcome == Outcome.DEFERRED and not is_final)
     )
     if not keeps_claim:
         runtime.cooldown.release(case.customer_key, case.key)
@@ -49,7 +49,10 @@ def record_outcome(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]
         conversation_id=case.conversation_id,
         execution=case.execution,
         timings=_timings(event, now),
-        details=_details(event, case.attempt, case.score, case.urgent_by, is_final),
+        details={
+            **_details(event, case.attempt, case.score, case.urgent_by, is_final),
+            "customer_prompted": prompted,  # a late duplicate delivery reads it (intake)
+        },
     )
     runtime.outcomes.record(record)
     if is_final:
@@ -58,6 +61,17 @@ def record_outcome(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]
         "outcome recorded", extra={"outcome": outcome.value, "final": is_final, "reason": record.reason}
     )
     return {"outcome": outcome.value, "final": is_final}
+
+
+def _customer_may_have_been_prompted(event: Mapping[str, Any]) -> bool:
+    """True once a push was sent, or may have been: after a 201 the only ways past Notify are its success
+    (``$.notify``), its failure (``notify_failed``) and its Timeout, caught into AwaitAnswer with the push
+    perhaps delivered. Giving the claim back then could prompt the customer twice within the window."""
+    if _section(event, "notify"):
+        return True
+    if _section(event, "initiate").get("status") != "initiated":
+        return False
+    return _section(event, "check").get("status") != "notify_failed"
 
 
 def _section(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
