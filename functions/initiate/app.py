@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from email2chat import observability
 from email2chat.runtime import get_runtime
 from email2chat.workflow.initiate import initiate
 
 
+@observability.new_invocation
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return initiate(event, get_runtime())

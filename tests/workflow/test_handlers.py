@@ -161,6 +161,53 @@ def test_logs_carry_correlation_ids_but_no_body_or_address(world: World) -> None
     assert "conv-h3@customer.example" not in out
 
 
+def _log_lines(run: Any) -> list[dict[str, Any]]:
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(observability.logger.registered_formatter)
+    observability.logger.addHandler(handler)
+    previous_level = observability.logger.log_level
+    observability.logger.setLevel(logging.INFO)
+    try:
+        run()
+    finally:
+        observability.logger.removeHandler(handler)
+        observability.logger.setLevel(previous_level)
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+
+
+def test_no_log_line_carries_another_emails_correlation_keys(world: World) -> None:
+    # Powertools keeps appended keys per thread, and Lambda (like the local runner) reuses the thread.
+    world.seed("conv-h5")
+    observability.correlate(email_id="email-from-a-previous-invocation", conversation_id="conv-old")
+    event = {
+        "Records": [
+            world.sqs_record(world.direct_message("email-h5", "conv-h5"), message_id="ok"),
+            world.sqs_record("{broken", message_id="bad"),
+        ]
+    }
+
+    lines = _log_lines(lambda: _load("intake").handler(event, None))
+
+    rejected = [line for line in lines if line["message"] == "intake message rejected to the DLQ"]
+    assert len(rejected) == 1
+    assert "email_id" not in rejected[0]  # neither the previous invocation's nor the batch's first email
+    assert "conversation_id" not in rejected[0]
+    assert not [line for line in lines if line.get("email_id") == "email-from-a-previous-invocation"]
+
+
+def test_every_handler_invocation_starts_without_correlation_keys() -> None:
+    observability.correlate(email_id="email-from-a-previous-invocation", execution="old-1")
+
+    @observability.new_invocation
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return dict(observability.logger.thread_safe_get_current_keys())
+
+    assert handler({}, None) == {}
+    for name in STEP_HANDLERS:
+        assert "@observability.new_invocation" in (FUNCTIONS / name / "app.py").read_text(), name
+
+
 def test_boto3_is_imported_by_the_runtime_not_by_handlers() -> None:
     for name in STEP_HANDLERS:
         assert "boto3" not in (FUNCTIONS / name / "app.py").read_text()

@@ -10,10 +10,12 @@ Never pass an email body, a customer address or a secret to the logger: ids and 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -111,3 +113,26 @@ def correlate(
         logger.thread_safe_remove_keys(absent)
     if present:
         logger.thread_safe_append_keys(**present)
+
+
+def clear_correlation() -> None:
+    """Forget this thread's correlation keys: the next email's log lines must not carry the last one's."""
+    logger.thread_safe_clear_keys()
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def new_invocation(handler: _Handler) -> _Handler:
+    """Decorate a Lambda handler so every invocation starts without correlation keys.
+
+    Powertools keeps appended keys per thread, and a warm Lambda container (like the local runner's
+    worker threads) runs the next invocation on the same thread.
+    """
+
+    @functools.wraps(handler)
+    def invoke(*args: Any, **kwargs: Any) -> Any:
+        clear_correlation()
+        return handler(*args, **kwargs)
+
+    return invoke  # type: ignore[return-value]

@@ -89,6 +89,7 @@ def handle_batch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     failures: list[dict[str, str]] = []
     for record in event.get("Records") or ():
         message_id = str(record.get("messageId", ""))
+        observability.clear_correlation()  # each record is another email
         try:
             process_record(record, runtime)
         except Exception as exc:
