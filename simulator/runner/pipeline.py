@@ -292,6 +292,7 @@ class LocalPipeline:
                     "value": event.value,
                     "unit": event.unit,
                     "dimensions": dict(event.dimensions),
+                    "properties": dict(event.properties),
                 }
             )
 

@@ -172,11 +172,11 @@ def build_result(raw: RawRun) -> dict[str, Any]:
     totals = Counter(e["outcome"] for e in emails)
     ordered_totals = {k: totals[k] for k in (*OUTCOME_ORDER, MISSING) if totals.get(k)}
     breaker: list[dict[str, Any]] = []
-    state = "closed"  # the metric may carry only the new state: the previous one is the last "to"
+    state = "closed"  # a metric without from_state: the previous state is the last "to"
     for metric in raw.metrics:
         if metric["name"] != "BreakerTransition":
             continue
-        before = metric["dimensions"].get("from_state") or state
+        before = (metric.get("properties") or {}).get("from_state") or state
         state = metric["dimensions"].get("to_state", "")
         breaker.append({"t": sim(metric["at"]), "from": before, "to": state})
     genesys = dict(raw.genesys)

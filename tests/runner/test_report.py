@@ -135,7 +135,8 @@ def _raw() -> RawRun:
                 "name": "BreakerTransition",
                 "value": 1,
                 "unit": "Count",
-                "dimensions": {"from_state": "closed", "to_state": "open"},
+                "dimensions": {"to_state": "open"},
+                "properties": {"from_state": "closed"},
             },
         ],
         status_events=[

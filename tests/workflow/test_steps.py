@@ -179,7 +179,11 @@ def test_5xx_counts_for_the_breaker_which_opens(world: World, start_case: StartC
     assert world.runtime.breaker.state() == BreakerState.OPEN
     with pytest.raises(BreakerOpen):
         initiate(state, world.runtime)
-    assert any(m.name == "BreakerTransition" and m.dimensions == {"to_state": "open"} for m in world.metrics)
+    transitions = [m for m in world.metrics if m.name == "BreakerTransition"]
+    # to_state is the only dimension (one stream for the alarm); from_state rides along as a property
+    assert [(m.dimensions, m.properties) for m in transitions] == [
+        ({"to_state": "open"}, {"from_state": "closed"})
+    ]
     assert _legs(world, "conv-i4") == []
 
 

@@ -44,6 +44,8 @@ class MetricEvent:
     value: float
     unit: str
     dimensions: Mapping[str, str] = field(default_factory=dict)
+    # Context that is not a dimension (a dimension would split the metric into more streams for alarms).
+    properties: Mapping[str, str] = field(default_factory=dict)
 
 
 MetricListener = Callable[[MetricEvent], None]
@@ -76,9 +78,23 @@ def set_emf_output(enabled: bool) -> None:
     _emf_enabled = enabled
 
 
-def emit(name: str, value: float, unit: str = "Count", **dimensions: str) -> None:
-    """Emit one metric with its own dimensions (plus ``service``)."""
-    event = MetricEvent(name=name, value=float(value), unit=unit, dimensions=dict(dimensions))
+def emit(
+    name: str,
+    value: float,
+    unit: str = "Count",
+    *,
+    properties: Mapping[str, str] | None = None,
+    **dimensions: str,
+) -> None:
+    """Emit one metric with its own dimensions (plus ``service``); ``properties`` go into the EMF
+    record as metadata (searchable in CloudWatch Logs Insights) without creating metric streams."""
+    event = MetricEvent(
+        name=name,
+        value=float(value),
+        unit=unit,
+        dimensions=dict(dimensions),
+        properties=dict(properties or {}),
+    )
     with _listeners_lock:
         listeners = list(_listeners)
     for listener in listeners:
@@ -97,6 +113,8 @@ def emit(name: str, value: float, unit: str = "Count", **dimensions: str) -> Non
     ) as metric:
         for key, dim_value in dimensions.items():
             metric.add_dimension(name=key, value=dim_value)
+        for key, property_value in event.properties.items():
+            metric.add_metadata(key=key, value=property_value)
 
 
 def correlate(

@@ -230,7 +230,13 @@ def _breaker_transition_metric(before: BreakerState, after: BreakerState) -> Non
         "circuit breaker transition", extra={"breaker_from": str(before), "breaker_to": str(after)}
     )
     # One dimension only, so the "breaker open" alarm watches a single metric stream.
-    observability.emit(observability.BREAKER_TRANSITION, 1, "Count", to_state=str(after))
+    observability.emit(
+        observability.BREAKER_TRANSITION,
+        1,
+        "Count",
+        properties={"from_state": str(before)},
+        to_state=str(after),
+    )
 
 
 def _limiter_rate_metric(rate: float) -> None:
