@@ -151,3 +151,11 @@ def test_genesys_credentials_live_in_secrets_manager(template: dict[str, Any]) -
     env = template["Globals"]["Function"]["Environment"]["Variables"]
     assert env["GENESYS_SECRET_ARN"] == {"Ref": "GenesysCredentials"}
     assert "GENESYS_CLIENT_SECRET" not in json.dumps(template)
+
+
+def test_the_customer_key_salt_is_a_no_echo_parameter(template: dict[str, Any]) -> None:
+    salt = template["Parameters"]["CustomerKeySalt"]
+    assert salt["NoEcho"] is True
+    assert salt["Default"] == Settings().customer_key_salt  # the default keeps existing cooldown keys
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["CUSTOMER_KEY_SALT"] == {"Ref": "CustomerKeySalt"}

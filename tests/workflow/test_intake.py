@@ -300,3 +300,18 @@ def test_a_late_duplicate_of_a_skipped_upgrade_does_not_silence_the_customer(wor
 
     assert process_record(world.sqs_record(body, message_id="late"), world.runtime) == "duplicate"
     assert world.runtime.cooldown.claim(state["case"]["customer_key"], "the-next-email")
+
+
+@pytest.mark.parametrize("settings_overrides", [{"customer_key_salt": "deployment-secret"}])
+def test_the_cooldown_key_is_salted_with_the_deployments_salt(world: World) -> None:
+    from email2chat.state.cooldown import CustomerCooldown
+
+    world.seed("conv-13")
+    message = world.direct_message("email-13", "conv-13", customer={"id": "c-13", "email": "Ada@x.example"})
+
+    assert process_record(world.sqs_record(message), world.runtime) == "started"
+
+    key = world.execution_input("email-13-1")["case"]["customer_key"]
+    assert key == CustomerCooldown.customer_key("ada@x.example", salt="deployment-secret")
+    assert key != CustomerCooldown.customer_key("ada@x.example")
+    assert "deployment-secret" not in repr(world.runtime.settings)

@@ -64,6 +64,8 @@ class Settings(BaseModel):
     # Timings (seconds) and limits
     session_lock_lease_s: int = Field(default=900, ge=1)
     cooldown_hours: float = Field(default=24.0, ge=0)
+    # HMAC key of the cooldown's customer hash; set a secret one per deployment (kept out of reprs).
+    customer_key_salt: str = Field(default="email2chat/cooldown/v1", min_length=1, repr=False)
     limiter_base_rate: float = Field(default=1.0, gt=0)  # requests/s with no backlog
     limiter_max_rate: float = Field(default=10.0, gt=0)  # requests/s under backlog
     limiter_burst: float = Field(default=1.0, gt=0)

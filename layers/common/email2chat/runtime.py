@@ -174,7 +174,9 @@ def build_runtime(
             on_transition=_breaker_transition_metric,
         ),
         limiter=limiter,
-        cooldown=CustomerCooldown(table, window_s=settings.cooldown_hours * 3600.0),
+        cooldown=CustomerCooldown(
+            table, window_s=settings.cooldown_hours * 3600.0, salt=settings.customer_key_salt
+        ),
         outcomes=OutcomeStore(table),
         ledger=IntakeLedger(table),
         sessions=ChatSessionStore(

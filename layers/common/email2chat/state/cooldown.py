@@ -13,8 +13,8 @@ import hmac
 from email2chat.state.table import ConditionNotMet, StateTable
 
 _SK = "COOLDOWN"
-# A fixed, public pepper only separates this hash from other uses of the same address; pass a secret
-# ``salt`` (e.g. from Secrets Manager) to make the keys useless to anyone holding a list of addresses.
+# The default only separates this hash from other uses of the same address; a deployment sets a secret
+# ``customer_key_salt`` (NoEcho parameter) to make the keys useless to anyone holding a list of addresses.
 _DEFAULT_SALT = "email2chat/cooldown/v1"
 
 
@@ -23,11 +23,16 @@ def cooldown_key(customer_key: str) -> str:
 
 
 class CustomerCooldown:
-    def __init__(self, table: StateTable, *, window_s: float) -> None:
+    def __init__(self, table: StateTable, *, window_s: float, salt: str = _DEFAULT_SALT) -> None:
         if window_s < 0:
             raise ValueError("window_s must be >= 0")
         self._table = table
         self.window_s = window_s
+        self._salt = salt
+
+    def key_for(self, customer_id_or_email: str) -> str:
+        """The cooldown key of a customer under this deployment's salt."""
+        return self.customer_key(customer_id_or_email, salt=self._salt)
 
     @staticmethod
     def customer_key(customer_id_or_email: str, *, salt: str = _DEFAULT_SALT) -> str:

@@ -34,7 +34,6 @@ from email2chat.errors import (
     ServerError,
     Timeout,
 )
-from email2chat.state.cooldown import CustomerCooldown
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import UpgradeCase, email_key
 from email2chat.workflow.classify import classify
@@ -360,8 +359,8 @@ def _from_direct(message: DirectEmail, runtime: Runtime) -> InboundEmail:
         subject=message.subject,
         text=message.text,
         html=message.html,
-        customer_id=message.customer_id or CustomerCooldown.customer_key(customer_ref),
-        customer_key=CustomerCooldown.customer_key(customer_ref),
+        customer_id=message.customer_id or runtime.cooldown.key_for(customer_ref),
+        customer_key=runtime.cooldown.key_for(customer_ref),
         queue_wait_minutes=message.queue_wait_minutes,
         attributes=dict(message.attributes),
         source="direct",
@@ -395,7 +394,7 @@ def _from_genesys_event(event: GenesysEmailEvent, runtime: Runtime) -> InboundEm
         text=chosen.text_body,
         html=chosen.html_body,
         customer_id=customer.id,
-        customer_key=CustomerCooldown.customer_key(customer_ref),
+        customer_key=runtime.cooldown.key_for(customer_ref),
         queue_wait_minutes=queue_wait_minutes,
         attributes=dict(customer.attributes),
         source="genesys_event",
