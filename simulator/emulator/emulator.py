@@ -236,6 +236,10 @@ class GenesysEmulator:
     def conversation(self, conversation_id: str) -> dict[str, Any]:
         return self.world.get_conversation(conversation_id)
 
+    def pending_agent_assignments(self) -> int:
+        """Agents still to join connected chats (scheduled, not yet due)."""
+        return self.world.pending_agent_assignments()
+
     def chat_legs(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.world.chat_legs(conversation_id)
 

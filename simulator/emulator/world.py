@@ -330,6 +330,18 @@ class World:
                     events += self._agent_joins(conversation, action.participant_id)
             return events
 
+    def pending_agent_assignments(self) -> int:
+        """Agents still to join chats whose customer is connected (a run waits for them before it ends)."""
+        with self.lock:
+            return sum(1 for action in self._schedule if self._is_agent_join_for_a_connected_chat(action))
+
+    def _is_agent_join_for_a_connected_chat(self, action: _Scheduled) -> bool:
+        conversation = self.conversations.get(action.conversation_id)
+        if action.kind != "agent_join" or conversation is None:
+            return False
+        chats = conversation.participant(action.participant_id)["chats"]
+        return bool(chats) and chats[-1]["state"] == "connected"
+
     def next_due(self) -> float | None:
         with self.lock:
             return self._schedule[0].due if self._schedule else None

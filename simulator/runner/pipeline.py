@@ -39,6 +39,8 @@ POLL_INTERVAL_S = 0.01  # real seconds between driver passes (polling in-process
 CHECK_INTERVAL_S = 0.2  # real seconds between completion checks (a DynamoDB scan)
 IDLE_POLL_MAX_S = 0.08  # real seconds an idle intake worker waits at most between polls
 PROCESSING_VISIBILITY_S = 120  # real seconds an intake batch stays hidden while its handler runs
+# Simulated seconds a quiet run still waits for agents to join connected chats (the assignment latency).
+AGENT_ASSIGNMENT_WAIT_MAX_S = 120.0
 
 
 def default_template() -> Path:
@@ -126,6 +128,7 @@ class LocalPipeline:
         self._status_events: list[dict[str, Any]] = []
         self.handler_errors: dict[str, int] = {}
         self._quiet_checks = 0
+        self._quiet_since: float | None = None  # simulated time the run first looked finished
         self._retry_visibility = 1
         self._seeded: set[str] = set()
 
@@ -506,9 +509,25 @@ class LocalPipeline:
         done = min(len(scenario), done + min(dead, len(scenario) - done))
         if pending or answers or not self._quiet():
             self._quiet_checks = 0
+            self._quiet_since = None
+            return False, done, counts
+        if self._awaiting_agents():
             return False, done, counts
         self._quiet_checks += 1
         return self._quiet_checks >= 2, done, counts
+
+    def _awaiting_agents(self) -> bool:
+        """Connected chats whose agent is still to join: their assignment latency is part of the report.
+
+        Bounded by ``AGENT_ASSIGNMENT_WAIT_MAX_S`` simulated seconds after the run first looked finished.
+        """
+        assert self.emulator is not None
+        now = self.clock.now()
+        if self._quiet_since is None:
+            self._quiet_since = now
+        if now - self._quiet_since >= AGENT_ASSIGNMENT_WAIT_MAX_S:
+            return False
+        return self.emulator.pending_agent_assignments() > 0
 
     def _scan_outcomes(self) -> list[OutcomeRecord]:
         """All outcome records. moto applies an UpdateItem in steps, so a scan racing a write can see a

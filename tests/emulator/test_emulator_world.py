@@ -79,6 +79,34 @@ def test_a_customer_who_accepts_connects_and_an_agent_is_assigned(
     assert events[1]["detail"]["eventBody"]["userId"] == agent.user_id
 
 
+def test_agent_assignments_still_to_come_are_counted_for_connected_chats_only(
+    emulator: GenesysEmulator, clock: ManualClock
+) -> None:
+    seed(emulator, customer_action="accept", answer_after_s=1, agent_delay_s=3)
+    upgrade(emulator)
+    before_answer = emulator.pending_agent_assignments()
+    clock.advance(1)
+    emulator.tick()
+    connected = emulator.pending_agent_assignments()
+    clock.advance(3)
+    emulator.tick()
+
+    assert (before_answer, connected, emulator.pending_agent_assignments()) == (0, 1, 0)
+
+
+def test_no_agent_assignment_is_pending_for_a_customer_who_left(
+    emulator: GenesysEmulator, clock: ManualClock
+) -> None:
+    seed(emulator, customer_action="accept", answer_after_s=1, agent_delay_s=100)
+    upgrade(emulator)
+    clock.advance(1)
+    emulator.tick()
+
+    emulator.customer_leaves_chat(CONVERSATION_ID)
+
+    assert emulator.pending_agent_assignments() == 0
+
+
 def test_a_customer_who_declines_ends_the_leg_without_connecting(
     emulator: GenesysEmulator, clock: ManualClock, events: list[dict[str, Any]]
 ) -> None:
