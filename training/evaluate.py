@@ -31,14 +31,14 @@ class EvaluationReport:
 
     def table(self, title: str = "urgency model") -> str:
         header = (
-            f"{'set':<8} {'source':<10} {'n':>6} {'pos':>5} {'precision':>9} {'recall':>7} "
+            f"{'set':<9} {'source':<10} {'n':>6} {'pos':>5} {'precision':>9} {'recall':>7} "
             f"{'F1':>6} {'AUROC':>7} {'ECE':>7}"
         )
         lines = [f"{title} (threshold: score > {self.threshold})", header, "-" * len(header)]
         for key, m in self.rows.items():
             set_name, _, source = key.partition("/")
             lines.append(
-                f"{set_name:<8} {source:<10} {m.n:>6} {m.positives:>5} {m.precision:>9.3f} {m.recall:>7.3f} "
+                f"{set_name:<9} {source:<10} {m.n:>6} {m.positives:>5} {m.precision:>9.3f} {m.recall:>7.3f} "
                 f"{m.f1:>6.3f} {m.auroc:>7.4f} {m.ece:>7.4f}"
             )
         return "\n".join(lines)
@@ -75,16 +75,48 @@ def evaluate_model(
     return evaluate_scorer(model.score_many, validation_sets(data, seed), threshold)
 
 
+# The reference: the strongest plain TF-IDF + LR we found on validation (word 1-2-grams, sublinear tf,
+# C=100, binary urgent-vs-not). Class weights raise its recall but break its calibration (precision
+# 0.94-0.96 at 0.85), so it stays unweighted: the issue's "~0.74 on queries" describes this model, and its
+# "~0.15 on emails" this model reading the raw email (greetings, signatures, quoted history), see
+# ``raw_email_sets``.
+REFERENCE_C = 100.0
+REFERENCE_NGRAMS = (1, 2)
+
+
 def reference_scorer(train_queries: Sequence[Query]) -> Scorer:
     """The issue's yardstick: TF-IDF + logistic regression (scikit-learn) trained on the bare queries."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    pipeline = make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000))
+    pipeline = make_pipeline(
+        TfidfVectorizer(ngram_range=REFERENCE_NGRAMS, sublinear_tf=True),
+        LogisticRegression(C=REFERENCE_C, max_iter=2000),
+    )
     pipeline.fit([q.text for q in train_queries], [q.urgent for q in train_queries])
 
     def score(texts: list[str]) -> list[float]:
         return [float(p) for p in pipeline.predict_proba(texts)[:, 1]]
 
     return score
+
+
+def raw_email_text(subject: str, text: str, html: str) -> str:
+    """What a model without our normaliser reads: the subject and the whole body (HTML as it comes)."""
+    return f"{subject}\n{text or html}"
+
+
+def raw_email_sets(data: IntentData, seed: int) -> dict[str, tuple[list[str], list[bool]]]:
+    """The same validation emails as ``validation_sets``, un-normalised (for the reference only)."""
+    from training.train import synthetic_emails
+
+    sets: dict[str, tuple[list[str], list[bool]]] = {}
+    for source in SOURCES:
+        queries = [q for q in data.validation if q.source == source]
+        emails = synthetic_emails(queries, EVAL, seed + 1000)
+        sets[f"raw-email/{source}"] = (
+            [raw_email_text(e.subject, e.text, e.html) for _, e in emails],
+            [q.urgent for q, _ in emails],
+        )
+    return sets
