@@ -179,12 +179,7 @@ def build_runtime(
         ),
         outcomes=OutcomeStore(table),
         ledger=IntakeLedger(table),
-        sessions=ChatSessionStore(
-            settings.state_table_name,
-            dynamodb_client=dynamodb,
-            clock=clock,
-            ttl_days=settings.record_ttl_days,
-        ),
+        sessions=ChatSessionStore(table),
         sleep=sleep,
     )
     if classifier is not None:

@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from email2chat.clock import Clock
+from email2chat.state.table import ConditionNotMet, StateTable
 
 _SESSION_SK = "session"
 _WAITER_SK = "waiter"
@@ -46,11 +46,10 @@ class StatusSeen:
 
 
 class ChatSessionStore:
-    def __init__(self, table_name: str, *, dynamodb_client: Any, clock: Clock, ttl_days: int = 30) -> None:
-        self._table = table_name
-        self._ddb = dynamodb_client
-        self._clock = clock
-        self._ttl_s = ttl_days * 86400
+    """The chat items, through the same ``StateTable`` as the lock, breaker and cooldown."""
+
+    def __init__(self, table: StateTable) -> None:
+        self._table = table
 
     # --- the chat session (for the agent-assignment latency) ----------------------------------------
 
@@ -58,26 +57,24 @@ class ChatSessionStore:
         self._put(
             f"chat#{record.conversation_id}",
             _SESSION_SK,
-            {
-                "participant_id": {"S": record.participant_id},
-                "session_id": {"S": record.session_id},
-                "execution": {"S": record.execution},
-                "initiated_at": {"N": repr(record.initiated_at)},
-                "email_key": {"S": record.email_key},
-            },
+            participant_id=record.participant_id,
+            session_id=record.session_id,
+            execution=record.execution,
+            initiated_at=float(record.initiated_at),
+            email_key=record.email_key,
         )
 
     def session(self, conversation_id: str) -> ChatSessionRecord | None:
-        item = self._get(f"chat#{conversation_id}", _SESSION_SK)
+        item = self._table.get(f"chat#{conversation_id}", _SESSION_SK)
         if item is None:
             return None
         return ChatSessionRecord(
             conversation_id=conversation_id,
-            participant_id=item["participant_id"]["S"],
-            session_id=item["session_id"]["S"],
-            execution=item["execution"]["S"],
-            initiated_at=float(item["initiated_at"]["N"]),
-            email_key=item.get("email_key", {}).get("S", ""),
+            participant_id=str(item["participant_id"]),
+            session_id=str(item["session_id"]),
+            execution=str(item["execution"]),
+            initiated_at=float(item["initiated_at"]),
+            email_key=str(item.get("email_key", "")),
         )
 
     # --- the task token of AwaitAnswer ------------------------------------------------------------------
@@ -86,32 +83,30 @@ class ChatSessionStore:
         self._put(
             f"chat#{waiter.conversation_id}",
             _WAITER_SK,
-            {
-                "participant_id": {"S": waiter.participant_id},
-                "execution": {"S": waiter.execution},
-                "task_token": {"S": waiter.task_token},
-            },
+            participant_id=waiter.participant_id,
+            execution=waiter.execution,
+            task_token=waiter.task_token,
         )
 
     def waiter(self, conversation_id: str) -> Waiter | None:
-        item = self._get(f"chat#{conversation_id}", _WAITER_SK)
+        item = self._table.get(f"chat#{conversation_id}", _WAITER_SK)
         if item is None:
             return None
         return Waiter(
             conversation_id=conversation_id,
-            participant_id=item["participant_id"]["S"],
-            execution=item["execution"]["S"],
-            task_token=item["task_token"]["S"],
+            participant_id=str(item["participant_id"]),
+            execution=str(item["execution"]),
+            task_token=str(item["task_token"]),
         )
 
     def delete_waiter(self, conversation_id: str, task_token: str) -> None:
         """Delete the token only if it is still this one (a newer execution may have stored its own)."""
-        with contextlib.suppress(self._ddb.exceptions.ConditionalCheckFailedException):
-            self._ddb.delete_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"chat#{conversation_id}"}, "sk": {"S": _WAITER_SK}},
-                ConditionExpression="task_token = :token",
-                ExpressionAttributeValues={":token": {"S": task_token}},
+        with contextlib.suppress(ConditionNotMet):
+            self._table.delete(
+                f"chat#{conversation_id}",
+                _WAITER_SK,
+                condition="task_token = :token",
+                values={":token": task_token},
             )
 
     # --- status events seen (the race: an event before the token) ---------------------------------------
@@ -121,50 +116,41 @@ class ChatSessionStore:
         self._put(
             f"chat#{status.conversation_id}",
             f"status#{status.participant_id}",
-            {"kind": {"S": status.kind}, "at": {"N": repr(status.at)}},
+            kind=status.kind,
+            at=float(status.at),
         )
 
     def status_seen(self, conversation_id: str, participant_id: str) -> StatusSeen | None:
-        item = self._get(f"chat#{conversation_id}", f"status#{participant_id}")
+        item = self._table.get(f"chat#{conversation_id}", f"status#{participant_id}")
         if item is None:
             return None
         return StatusSeen(
             conversation_id=conversation_id,
             participant_id=participant_id,
-            kind=item["kind"]["S"],
-            at=float(item["at"]["N"]),
+            kind=str(item["kind"]),
+            at=float(item["at"]),
         )
 
     # --- initiate in flight (an ambiguous POST is resolved by reading back, never by re-POSTing) -------
     # Keyed by email, not execution: a deferred retry (a new execution) must recognise the leg too.
 
     def mark_initiating(self, email_key: str) -> None:
-        self._put(f"initiating#{email_key}", "marker", {})
+        self._put(f"initiating#{email_key}", "marker")
 
     def clear_initiating(self, email_key: str) -> None:
-        self._ddb.delete_item(
-            TableName=self._table, Key={"pk": {"S": f"initiating#{email_key}"}, "sk": {"S": "marker"}}
-        )
+        self._table.delete(f"initiating#{email_key}", "marker")
 
     def was_initiating(self, email_key: str) -> bool:
-        return self._get(f"initiating#{email_key}", "marker") is not None
+        return self._table.get(f"initiating#{email_key}", "marker") is not None
 
-    # --- plumbing ----------------------------------------------------------------------------------------
-
-    def _put(self, pk: str, sk: str, attributes: dict[str, Any]) -> None:
-        now = self._clock.now()
-        item = {
-            "pk": {"S": pk},
-            "sk": {"S": sk},
-            "updated_at": {"N": repr(now)},
-            "expires_at": {"N": str(int(now + self._ttl_s))},
-            **attributes,
-        }
-        self._ddb.put_item(TableName=self._table, Item=item)
-
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        answer = self._ddb.get_item(
-            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+    def _put(self, pk: str, sk: str, **attributes: Any) -> None:
+        now = self._table.now()
+        self._table.put(
+            {
+                "pk": pk,
+                "sk": sk,
+                "updated_at": now,
+                "expires_at": self._table.record_expiry(now=now),
+                **attributes,
+            }
         )
-        item: dict[str, Any] | None = answer.get("Item")
-        return item
