@@ -57,6 +57,9 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
+AGENT_JOINED_TOPIC = "user.start"
+
+
 def _topic(event: Mapping[str, Any]) -> str:
     detail = event.get("detail") or {}
     body = detail.get("eventBody") or {}
@@ -138,7 +141,8 @@ def build_result(raw: RawRun) -> dict[str, Any]:
         time_to_connect = _time_to_connect(item, delivery.delivered_at, timings)
         if time_to_connect is not None and record is not None and record["outcome"] == "connected":
             connect_times.append(time_to_connect)
-        assignment = _assignment_latency(timings)
+        conversation_events = events_by_conversation.get(item.conversation_id, [])
+        assignment = _assignment_latency(timings, _first_agent_event_at(conversation_events))
         if assignment is not None:
             assignment_times.append(assignment)
         dead = [d for d in raw.dead_letters if d["body"] in delivery.bodies]
@@ -234,8 +238,15 @@ def _time_to_connect(
     return max(0.0, connected - start)
 
 
-def _assignment_latency(timings: Mapping[str, float]) -> float | None:
-    assigned = timings.get("agent_assigned")
+def _first_agent_event_at(entries: Sequence[Mapping[str, Any]]) -> float | None:
+    times = [float(e["at"]) for e in entries if _topic(e["event"]).startswith(AGENT_JOINED_TOPIC)]
+    return min(times) if times else None
+
+
+def _assignment_latency(timings: Mapping[str, float], agent_event_at: float | None) -> float | None:
+    """Initiated -> agent assigned. CheckStatus records the assignment only when the agent was already
+    there; an agent who joins later is known from the ``user.start`` event (the run waits for it)."""
+    assigned = timings.get("agent_assigned") or agent_event_at
     initiated = timings.get("initiated")
     if assigned is None or initiated is None:
         return None

@@ -192,6 +192,28 @@ def test_result_holds_what_the_issue_lists() -> None:
     assert transitions[("CollisionCheck", "RecordOutcome")] == 1
 
 
+def test_an_agent_who_joins_after_the_workflow_ended_still_counts() -> None:
+    # CheckStatus saw the customer connected before any agent joined: the record has no agent_assigned,
+    # the agent's user.start event (which the run waits for) gives the latency.
+    raw = _raw()
+    del raw.outcomes[0]["timings"]["agent_assigned"]
+    raw.status_events.append(
+        {
+            "at": T0 + 15,
+            "event": {
+                "detail-type": "v2.detail.events.conversation.{id}.user.start",
+                "detail": {"eventBody": {"conversationId": "c1", "mediaType": "CHAT"}},
+            },
+        }
+    )
+
+    result = build_result(raw)
+
+    e1 = {e["id"]: e for e in result["emails"]}["e1"]
+    assert e1["agent_assignment_s"] == 12.0  # initiated +3 -> agent event +15
+    assert result["latency"]["agent_assignment_s"]["count"] == 1
+
+
 def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 50) is None
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
