@@ -449,6 +449,48 @@ def test_defer_is_final_after_the_retry_window(world: World, start_case: StartCa
     assert world.sqs.sent_to(world.intake_queue_url) == []
 
 
+def test_a_final_deferral_closes_the_chat_leg_its_email_opened(world: World, start_case: StartCase) -> None:
+    # A 201 landed, then the attribute patch kept failing until the retry window was spent: nobody was
+    # notified, so the leg must not outlive the workflow (an agent would wait in an empty chat).
+    state = _until_initiated(world, start_case, "conv-d3")
+    del state["initiate"]  # the failing Initiate was caught into $.error
+    state["error"] = {"Error": "ServerError", "Cause": "attribute patch failed"}
+    world.clock.advance(3600)
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is True
+    assert result["reason"].endswith("the chat leg it opened was closed")
+    assert [leg["state"] for leg in _legs(world, "conv-d3")] == ["disconnected"]
+
+
+def test_a_non_retryable_initiate_failure_gives_up_without_requeueing(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-d4")
+    del state["initiate"]
+    state["error"] = {"Error": "BadRequest", "Cause": "attribute rejected"}
+    state["give_up"] = {"reason": "initiateChat failed with a non-retryable error"}
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is True
+    assert result["reason"].startswith("initiateChat failed with a non-retryable error (BadRequest)")
+    assert world.sqs.sent_to(world.intake_queue_url) == []
+    assert [leg["state"] for leg in _legs(world, "conv-d4")] == ["disconnected"]
+
+
+def test_a_final_deferral_leaves_another_emails_chat_alone(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-d5", manual_chat=True)  # the customer's own chat, not ours
+    world.clock.advance(3600)
+
+    defer(state, world.runtime)
+
+    legs = _legs(world, "conv-d5")
+    assert legs
+    assert all(leg["state"] != "disconnected" for leg in legs)
+
+
 def test_record_outcome_releases_the_lock_and_the_unused_cooldown(
     world: World, start_case: StartCase
 ) -> None:

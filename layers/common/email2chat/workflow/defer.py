@@ -1,8 +1,10 @@
 """Defer: Genesys cannot take the upgrade now (breaker open, limiter backlog, retries spent).
 
 The email is not lost: it goes back on the intake queue with a delay and the next attempt number (a new
-execution ``<email-key>-<attempt>``). Only an email still blocked after ``defer_retry_window_s`` keeps
-``deferred`` as its final outcome.
+execution ``<email-key>-<attempt>``). Only an email still blocked after ``defer_retry_window_s``, or one
+whose initiate failed for good (``$.give_up``, a non-retryable error), keeps ``deferred`` as its final
+outcome; then a chat leg this email's upgrade opened (a 201 whose later steps kept failing) is closed, as
+nobody was notified of it (guide, section 4: orphaned sessions).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
 from email2chat.errors import ConfigError
-from email2chat.workflow.case import case_of
+from email2chat.workflow.case import UpgradeCase, case_of
+from email2chat.workflow.collision import own_active_leg
 from email2chat.workflow.intake_messages import deferred_message
 
 if TYPE_CHECKING:
@@ -30,12 +33,14 @@ def defer(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     now = runtime.clock.now()
     why = _why(event)
     elapsed = now - case.received_at
+    give_up = event.get("give_up")
+    if isinstance(give_up, Mapping):
+        reason = f"{give_up.get('reason', 'initiate failed for good')} ({_error_name(event)})"
+        return _final(reason, case, runtime)
     if elapsed + settings.defer_delay_s > settings.defer_retry_window_s:
-        return {
-            "outcome": DEFERRED,
-            "final": True,
-            "reason": f"{why}; still blocked after the {settings.defer_retry_window_s} s retry window",
-        }
+        return _final(
+            f"{why}; still blocked after the {settings.defer_retry_window_s} s retry window", case, runtime
+        )
     if not settings.intake_queue_url:
         raise ConfigError("INTAKE_QUEUE_URL is not set")
     next_case = case.next_attempt()
@@ -51,6 +56,29 @@ def defer(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         "next_execution": next_case.execution,
         "retry_at": now + settings.defer_delay_s,
     }
+
+
+def _final(reason: str, case: UpgradeCase, runtime: Runtime) -> dict[str, Any]:
+    if _close_own_chat_leg(case, runtime):
+        reason += "; the chat leg it opened was closed"
+    return {"outcome": DEFERRED, "final": True, "reason": reason}
+
+
+def _close_own_chat_leg(case: UpgradeCase, runtime: Runtime) -> bool:
+    conversation = runtime.genesys.get_conversation(case.conversation_id)
+    own = own_active_leg(case, conversation, runtime)
+    if own is None:
+        return False  # none opened, or it is someone else's (a manual chat is never ours to close)
+    participant, _ = own
+    runtime.genesys.disconnect_participant(case.conversation_id, participant.id)
+    runtime.sessions.clear_initiating(case.key)
+    observability.logger.info("orphaned chat leg closed", extra={"participant_id": participant.id})
+    return True
+
+
+def _error_name(event: Mapping[str, Any]) -> str:
+    error = event.get("error")
+    return str(error.get("Error", "unknown error")) if isinstance(error, Mapping) else "unknown error"
 
 
 def _why(event: Mapping[str, Any]) -> str:
