@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from email2chat.genesys.port import GenesysPort
     from email2chat.mapping import AttributeMapper
 
-SQS_MAX_DELAY_S = 900
+SQS_MAX_DELAY_S = 900  # SQS DelaySeconds cannot exceed 15 minutes; longer waits re-queue themselves
 
 
 class UrgencyDecider(Protocol):
@@ -108,6 +108,10 @@ class Runtime:
         """
         real = max(1, math.ceil(max(0.0, clock_seconds) * self.settings.time_scale))
         return real if maximum is None else min(real, maximum)
+
+    def sqs_delay_seconds(self, clock_seconds: float) -> int:
+        """A clock duration as an SQS ``DelaySeconds`` (real seconds, capped at SQS's 15 minutes)."""
+        return self.real_seconds(clock_seconds, maximum=SQS_MAX_DELAY_S)
 
     def clock_seconds(self, real_seconds: float) -> float:
         return real_seconds / self.settings.time_scale

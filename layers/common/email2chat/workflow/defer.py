@@ -44,7 +44,7 @@ def defer(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     if not settings.intake_queue_url:
         raise ConfigError("INTAKE_QUEUE_URL is not set")
     next_case = case.next_attempt()
-    delay = runtime.real_seconds(settings.defer_delay_s, maximum=900)
+    delay = runtime.sqs_delay_seconds(settings.defer_delay_s)
     runtime.sqs.send_message(
         QueueUrl=settings.intake_queue_url, MessageBody=deferred_message(next_case), DelaySeconds=delay
     )

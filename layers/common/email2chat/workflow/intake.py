@@ -156,7 +156,7 @@ def retry_later(record: Mapping[str, Any], wrapper: RetryWrapper, error: Excepti
     runtime.sqs.send_message(
         QueueUrl=_required(settings.intake_queue_url, "INTAKE_QUEUE_URL"),
         MessageBody=retry_message(retried),
-        DelaySeconds=runtime.real_seconds(delay, maximum=900),
+        DelaySeconds=runtime.sqs_delay_seconds(delay),
     )
     logger.info(
         "Genesys unavailable: intake message re-queued",
@@ -219,7 +219,7 @@ def _schedule_recheck(case: UpgradeCase, queue_wait_minutes: float, reason: str,
 
 
 def _send_recheck(case: UpgradeCase, due_at: float, runtime: Runtime) -> None:
-    delay = runtime.real_seconds(due_at - runtime.clock.now(), maximum=900)
+    delay = runtime.sqs_delay_seconds(due_at - runtime.clock.now())
     runtime.sqs.send_message(
         QueueUrl=_required(runtime.settings.intake_queue_url, "INTAKE_QUEUE_URL"),
         MessageBody=recheck_message(case, due_at),
