@@ -384,33 +384,12 @@ class World:
                 )
             # No check for an active chat, on purpose: the guide says a second leg is created (duplicates);
             # the workflow's collision check and lock are what must prevent it.
-            session_id = self.new_id()
-            participant = _participant(
-                self.new_id(),
-                "customer",
-                now,
-                name=conversation.email_customer().get("name"),
-                chats=[
-                    {
-                        "id": session_id,
-                        "state": "alerting",
-                        "direction": "outbound",
-                        "initiationMethod": str(body.get("initiationMethod") or "workflow"),
-                        "externalConversationId": body.get("externalConversationId"),
-                        "agentId": body.get("agentId"),
-                    }
-                ],
+            participant, session_id = self._initiated_chat_participant(
+                body, now, name=conversation.email_customer().get("name")
             )
             conversation.participants.append(participant)
             self._session_index[session_id] = conversation.id
-            return {
-                "id": session_id,
-                "conversationId": conversation.id,
-                "participantId": participant["id"],
-                "channelType": "chat",
-                "state": "alerting",
-                "selfUri": f"/api/v2/conversations/chats/{session_id}",
-            }
+            return _initiated_answer(session_id, conversation.id, participant["id"])
 
     def push_notification(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         recipient = payload.get("recipient")
@@ -629,21 +608,7 @@ class World:
         self, source: EmailConversation, body: Mapping[str, Any], now: float
     ) -> dict[str, Any]:
         conversation_id = self.new_id()
-        session_id = self.new_id()
-        participant = _participant(
-            self.new_id(),
-            "customer",
-            now,
-            chats=[
-                {
-                    "id": session_id,
-                    "state": "alerting",
-                    "direction": "outbound",
-                    "initiationMethod": str(body.get("initiationMethod") or "workflow"),
-                    "externalConversationId": body.get("externalConversationId"),
-                }
-            ],
-        )
+        participant, session_id = self._initiated_chat_participant(body, now)
         self.conversations[conversation_id] = EmailConversation(
             id=conversation_id,
             start_time=now,
@@ -660,13 +625,22 @@ class World:
         )
         self._session_index[session_id] = conversation_id
         self.disjointed.append(conversation_id)
-        return {
+        return _initiated_answer(session_id, conversation_id, participant["id"])
+
+    def _initiated_chat_participant(
+        self, body: Mapping[str, Any], now: float, **fields: Any
+    ) -> tuple[dict[str, Any], str]:
+        """The customer participant an initiateChat adds: one outbound chat leg, alerting until answered."""
+        session_id = self.new_id()
+        chat = {
             "id": session_id,
-            "conversationId": conversation_id,
-            "participantId": participant["id"],
-            "channelType": "chat",
             "state": "alerting",
+            "direction": "outbound",
+            "initiationMethod": str(body.get("initiationMethod") or "workflow"),
+            "externalConversationId": body.get("externalConversationId"),
+            "agentId": body.get("agentId"),
         }
+        return _participant(self.new_id(), "customer", now, chats=[chat], **fields), session_id
 
     def _chat_event(
         self,
@@ -699,3 +673,15 @@ class World:
             event_id=self.new_id(),
             correlation_id=self.new_id(),
         )
+
+
+def _initiated_answer(session_id: str, conversation_id: str, participant_id: str) -> dict[str, Any]:
+    """initiateChat's 201 body."""
+    return {
+        "id": session_id,
+        "conversationId": conversation_id,
+        "participantId": participant_id,
+        "channelType": "chat",
+        "state": "alerting",
+        "selfUri": f"/api/v2/conversations/chats/{session_id}",
+    }
