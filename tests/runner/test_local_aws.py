@@ -138,14 +138,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def _wait_for_execution(stack: LocalAwsStack, arn: str, timeout_s: float = 20.0) -> dict[str, Any]:
-    sfn = stack.client("stepfunctions")
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            return described
-        time.sleep(0.02)  # polling an in-process interpreter thread, not waiting for simulated time
-    raise AssertionError(f"execution {arn} still running after {timeout_s}s")
+    return _wait_for_status(stack.client("stepfunctions"), arn, timeout_s)
 
 
 def test_short_tags_become_long_form() -> None:
@@ -343,4 +336,4 @@ def _wait_for_status(sfn: Any, arn: str, timeout_s: float = 10.0) -> dict[str, A
         if described["status"] != "RUNNING":
             return described
         time.sleep(0.02)  # polling an in-process interpreter thread, not waiting for simulated time
-    raise AssertionError(f"{arn} still running")
+    raise AssertionError(f"execution {arn} still running after {timeout_s}s")
