@@ -315,3 +315,39 @@ def test_the_cooldown_key_is_salted_with_the_deployments_salt(world: World) -> N
     assert key == CustomerCooldown.customer_key("ada@x.example", salt="deployment-secret")
     assert key != CustomerCooldown.customer_key("ada@x.example")
     assert "deployment-secret" not in repr(world.runtime.settings)
+
+
+def test_a_workflow_that_could_not_start_does_not_hold_the_customers_cooldown(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    class ThrottledSfn:
+        def start_execution(self, **kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Start")
+
+    world.seed("conv-14")
+    message = world.direct_message("email-14", "conv-14", customer={"id": "c-14", "email": "b@x.example"})
+    world.runtime.sfn = ThrottledSfn()
+
+    with pytest.raises(ClientError):
+        process_record(world.sqs_record(message), world.runtime)
+
+    # SQS redelivers it (or, after the last receive, it goes to the DLQ): meanwhile nobody was prompted
+    assert world.runtime.cooldown.claim(world.runtime.cooldown.key_for("b@x.example"), "another-email")
+
+
+def test_a_duplicate_that_could_not_start_keeps_the_claim_its_original_holds(world: World) -> None:
+    from botocore.exceptions import ClientError
+
+    class ThrottledSfn:
+        def start_execution(self, **kwargs: object) -> None:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Start")
+
+    world.seed("conv-15")
+    message = world.direct_message("email-15", "conv-15", customer={"id": "c-15", "email": "d@x.example"})
+    assert process_record(world.sqs_record(message), world.runtime) == "started"
+    world.runtime.sfn = ThrottledSfn()
+
+    with pytest.raises(ClientError):
+        process_record(world.sqs_record(message, message_id="dup"), world.runtime)
+
+    assert not world.runtime.cooldown.claim(world.runtime.cooldown.key_for("d@x.example"), "another-email")

@@ -70,6 +70,13 @@ class CustomerCooldown:
             return False
         return True
 
+    def holder(self, customer_key: str) -> str | None:
+        """Who holds the customer's claim now (``None``: nobody within the window)."""
+        item = self._table.get(cooldown_key(customer_key), _SK)
+        if item is None or float(item.get("until", 0)) <= self._table.now():
+            return None
+        return str(item["owner"])
+
     def release(self, customer_key: str, owner: str) -> None:
         """Give the claim back (the workflow never notified the customer after all). Idempotent."""
         with contextlib.suppress(ConditionNotMet):  # not ours (or already gone): nothing to give back

@@ -264,6 +264,7 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
     observability.correlate(
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
+    claimed_before = runtime.cooldown.holder(case.customer_key) == case.key  # a duplicate or a retry
     if not runtime.cooldown.claim(case.customer_key, case.key):
         return _cooldown_skipped(case, runtime)
     try:
@@ -276,6 +277,11 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
         if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
             _settle_duplicate(case, runtime)
             return DUPLICATE
+        # A claim this message took must not outlive it: the redelivery claims again, and a message that
+        # ends in the DLQ must not silence the customer's next email for the whole window. A claim held
+        # before (an earlier delivery's workflow may have prompted the customer) stays.
+        if not claimed_before:
+            runtime.cooldown.release(case.customer_key, case.key)
         raise
     logger.info("upgrade workflow started", extra={"attempt": case.attempt, "urgent_by": case.urgent_by})
     return STARTED
