@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_TIME_SCALE = 0.01  # 1 simulated minute = 0.6 real seconds: the 5-minute wait lasts 3 s
@@ -39,6 +41,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    with _quiet_loggers("moto", "botocore", "urllib3", "email2chat", "aws_lambda_powertools"):
+        return _simulate(args)
+
+
+@contextmanager
+def _quiet_loggers(*names: str) -> Iterator[None]:
+    """Errors only while the run prints its progress; the levels come back after (tests run it in-process)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _simulate(args: argparse.Namespace) -> int:
     # Imported here: moto, boto3 and the workflow cost a second to import, and only this command needs them.
     from simulator.runner.console import ProgressBar, summary_table
     from simulator.runner.pipeline import LocalPipeline, RunOptions
@@ -46,9 +68,6 @@ def run(args: argparse.Namespace) -> int:
     from simulator.runner.results import build_result
     from simulator.runner.scenario import ScenarioError, load_scenario
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("moto", "botocore", "urllib3", "email2chat", "aws_lambda_powertools"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     if args.time_scale <= 0:
         print("email2chat simulate: --time-scale must be > 0", file=sys.stderr)
         return 2

@@ -26,3 +26,15 @@ def test_a_bad_scenario_line_is_exit_2_naming_the_line(
 def test_a_non_positive_time_scale_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--time-scale", "0"]) == 2
     assert "--time-scale" in capsys.readouterr().err
+
+
+def test_the_library_log_levels_come_back_after_a_run() -> None:
+    # Tests run the command in-process: a library logger left at ERROR hides later tests' log records.
+    import logging
+
+    library = logging.getLogger("email2chat")
+    before = library.level
+
+    assert main(["simulate", "--time-scale", "0"]) == 2
+
+    assert library.level == before
