@@ -33,8 +33,8 @@ def test_the_library_log_levels_come_back_after_a_run() -> None:
     import logging
 
     library = logging.getLogger("email2chat")
-    before = library.level
+    library.setLevel(logging.INFO)
 
     assert main(["simulate", "--time-scale", "0"]) == 2
 
-    assert library.level == before
+    assert library.level == logging.INFO
