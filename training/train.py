@@ -309,8 +309,14 @@ def render_model_card(card: dict[str, object]) -> str:
         "- The label is a proxy (intent tables of two public query data sets), not real labelled emails.",
         "- English only; emails are taught by synthetic wrappers, not real mail.",
         "- Calibration is fitted on data with the training mix of Urgent (~7 %); other base rates shift it.",
-        "- CLINC150 `find_phone` ('I lost my phone') is not urgent, BANKING77 `lost_or_stolen_phone` is: "
-        "such conflicts between the two sets cap precision.",
+        "- The two sets disagree on the same words, which caps precision and recall: 'lost my phone' is "
+        "urgent in 23 BANKING77 queries (`lost_or_stolen_phone`) and not in 6 CLINC150 ones (`find_phone`, "
+        "'i have lost my phone' scores 0.85); 'forgot my PIN' is urgent in BANKING77 `pin_blocked` (4) and "
+        "not in CLINC150 `pin_change` (4).",
+        "- BANKING77 labels are noisy near the boundary: 'Can you tell me the status of my new card?' is "
+        "`lost_or_stolen_card`, 'I forgot my PIN number.' is `pin_blocked`, 'Where do I find my PIN for my "
+        "new card?' is not urgent. Recall at a fixed precision of 0.98 tops out near 0.89 on BANKING77 "
+        "validation queries for this model family (softmax, bits, C, data and ensemble variants tried).",
         "",
     ]
     return "\n".join(lines)
