@@ -157,6 +157,9 @@ class UrgencyModel:
         self._mask = self.featuriser.n_buckets - 1
         # int8 on disk, float32 in memory: numpy gathers and sums float32 fastest.
         self._row_weights = parameters.row_weights()
+        # Class-major copy for the bulk path: gathering columns and summing runs of tokens along the
+        # contiguous axis is ~2x faster than the same segmented sums over rows (measured on 50k tokens).
+        self._row_weights_by_class: FloatArray = np.ascontiguousarray(self._row_weights.T)
         self._bucket_rows = parameters.bucket_rows()
         self._bias = parameters.bias
         urgent = set(parameters.urgent_classes)
@@ -173,6 +176,11 @@ class UrgencyModel:
     def bucket_weights(self, buckets: npt.NDArray[np.intp]) -> FloatArray:
         """The weights (one row per bucket, one column per class) of the given hash buckets."""
         weights: FloatArray = self._row_weights[self._bucket_rows[buckets]]
+        return weights
+
+    def bucket_weights_by_class(self, buckets: npt.NDArray[np.intp]) -> FloatArray:
+        """``bucket_weights`` transposed: one row per class, one column per bucket."""
+        weights: FloatArray = np.take(self._row_weights_by_class, self._bucket_rows[buckets], axis=1)
         return weights
 
     @classmethod
@@ -286,8 +294,9 @@ class _TokenTable:
 
     def _reset(self, capacity: int) -> None:
         self._rows: dict[str, int] = {}
-        self._unigram = np.zeros((capacity, self._n_classes), dtype=np.float32)
-        self._chars = np.zeros((capacity, self._n_classes), dtype=np.float32)
+        # class-major (n_classes, capacity): see ``UrgencyModel._row_weights_by_class``
+        self._unigram = np.zeros((self._n_classes, capacity), dtype=np.float32)
+        self._chars = np.zeros((self._n_classes, capacity), dtype=np.float32)
         self._n_chars = np.zeros(capacity, dtype=np.int64)
         self._hash = np.zeros(capacity, dtype=np.uint64)
 
@@ -301,8 +310,8 @@ class _TokenTable:
         if needed > len(self._n_chars):
             capacity = max(needed, 2 * len(self._n_chars))
             for name in ("_unigram", "_chars"):
-                grown = np.zeros((capacity, self._n_classes), dtype=np.float32)
-                grown[: len(self._rows)] = getattr(self, name)[: len(self._rows)]
+                grown = np.zeros((self._n_classes, capacity), dtype=np.float32)
+                grown[:, : len(self._rows)] = getattr(self, name)[:, : len(self._rows)]
                 setattr(self, name, grown)
             for name, dtype in (("_n_chars", np.int64), ("_hash", np.uint64)):
                 grown_1d = np.zeros(capacity, dtype=dtype)
@@ -315,8 +324,8 @@ class _TokenTable:
             word_hash, chars = self._model._token_features(token)
             self._rows[token] = row
             self._hash[row] = word_hash
-            self._unigram[row] = model.bucket_weights(np.array([word_hash & mask], dtype=np.intp))[0]
-            self._chars[row] = model.bucket_weights(np.asarray(chars, dtype=np.intp)).sum(axis=0)
+            self._unigram[:, row] = model.bucket_weights(np.array([word_hash & mask], dtype=np.intp))[0]
+            self._chars[:, row] = model.bucket_weights(np.asarray(chars, dtype=np.intp)).sum(axis=0)
             self._n_chars[row] = len(chars)
 
     def log_odds(
@@ -358,11 +367,15 @@ class _TokenTable:
         owners = np.asarray(chunk_text, dtype=np.intp)
         ends = np.append(starts[1:], len(token_rows))
         lengths = ends - starts
-        unigram = np.add.reduceat(self._unigram[token_rows], starts, axis=0).astype(np.float64)
-        chars = np.add.reduceat(self._chars[token_rows], starts, axis=0).astype(np.float64)
+        # token-level sums run along the contiguous (token) axis of class-major arrays; chunk-level results
+        # are few, so they go back to row-major float64 for the rest
+        unigram = np.add.reduceat(np.take(self._unigram, token_rows, axis=1), starts, axis=1).T.astype(
+            np.float64
+        )
+        chars = np.add.reduceat(np.take(self._chars, token_rows, axis=1), starts, axis=1).T.astype(np.float64)
         n_chars = np.add.reduceat(self._n_chars[token_rows], starts)
-        # pair i joins tokens i and i + 1; the last row stays zero (no token after the last one)
-        pairs = np.zeros((len(token_rows), len(model._bias)), dtype=np.float32)
+        # pair i joins tokens i and i + 1; the last column stays zero (no token after the last one)
+        pairs = np.zeros((len(model._bias), len(token_rows)), dtype=np.float32)
         if len(token_rows) >= 2:
             hashes = self._hash[token_rows]
             mix = (
@@ -370,9 +383,11 @@ class _TokenTable:
                 ^ (hashes[1:] * np.uint64(BIGRAM_MIX_B))
                 ^ np.uint64(BIGRAM_MIX_C)
             )
-            pairs[:-1] = model.bucket_weights((mix & np.uint64(0xFFFFFFFF & model._mask)).astype(np.intp))
-        pairs_with_next = np.add.reduceat(pairs, starts, axis=0).astype(np.float64)  # + the pair leaving it
-        leaving = pairs[ends - 1].astype(np.float64)
+            pairs[:, :-1] = model.bucket_weights_by_class(
+                (mix & np.uint64(0xFFFFFFFF & model._mask)).astype(np.intp)
+            )
+        pairs_with_next = np.add.reduceat(pairs, starts, axis=1).T.astype(np.float64)  # + the pair leaving it
+        leaving = pairs[:, ends - 1].T.astype(np.float64)
 
         # whole texts: sum their chunks; the pair leaving a text's last chunk belongs to the next text
         first_chunks = np.flatnonzero(np.append(True, owners[1:] != owners[:-1]))
