@@ -230,3 +230,19 @@ def test_property_newest_survives_quoted_and_signature_do_not(case: tuple[str, s
 def test_property_any_text_normalises_without_error_and_within_bounds(body: str) -> None:
     normalised = normalise_email(subject=body[:100], text=body, html=body)
     assert len(normalised.message) <= MAX_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("my  card\twas   stolen", "my card was stolen"),  # ASCII: blank runs and tabs
+        ("my\u00a0card\u200b was\u3000stolen", "my card was stolen"),  # Unicode blanks and zero-width
+        ("my card\u00ad was stolen", "my card was stolen"),  # soft hyphen is invisible
+        ("my card\n\n\n\n\nwas stolen", "my card\n\nwas stolen"),  # blank lines collapse to one
+    ],
+)
+def test_blank_clean_up_is_the_same_on_the_ascii_fast_path_and_the_unicode_path(
+    body: str, expected: str
+) -> None:
+    assert newest_message(body) == expected
+    assert clean_subject(body.replace("\n", " ")) == " ".join(expected.split())

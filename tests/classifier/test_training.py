@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from email2chat.classifier.model import UrgencyModel
 
@@ -100,3 +101,21 @@ def test_commands_report_missing_data(tmp_path: Path, capsys: pytest.CaptureFixt
 
     assert main(["evaluate", "--data", str(tmp_path)]) == 2
     assert "intent data not found" in capsys.readouterr().err
+
+
+def test_reference_scores_probabilities_on_normalised_and_raw_emails() -> None:
+    from training.evaluate import raw_email_sets, reference_scorer, validation_sets
+
+    data = load_intent_data()
+    small_train = [q for i, q in enumerate(data.train) if i % 20 == 0]
+    scorer = reference_scorer(small_train)
+    normalised = validation_sets(data, seed=0)
+    raw = raw_email_sets(data, seed=0)
+    for source in ("banking77", "clinc150"):
+        raw_texts, raw_labels = raw[f"raw-email/{source}"]
+        assert raw_labels == normalised[f"emails/{source}"][1]  # the same emails, in the same order
+        scores = scorer(raw_texts)
+        assert len(scores) == len(raw_texts)
+        assert all(0.0 <= s <= 1.0 for s in scores)
+    texts, labels = normalised["queries/banking77"]
+    assert auroc(np.array(labels), np.array(scorer(texts))) > 0.9  # a real model, even on 5 % of the data
