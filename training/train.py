@@ -14,6 +14,10 @@ Recipe:
 4. Platt calibration of the Urgent log-odds on the calibration part (bare and wrapped), computed by the
    runtime model itself (quantised weights included), so the calibration describes exactly what Lambda
    computes.
+5. The shipped weights are then refitted on all training queries (fit + calibration part, same recipe) and
+   keep step 4's Platt parameters: 15 % more data sharpens the model where it matters (validation, BANKING77
+   emails: recall at 0.85 .807 -> .835, precision .979 -> .992, ECE .0077 -> .0072), and the validation ECE
+   checks that the borrowed calibration still holds.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class TrainConfig:
     max_iter: int = DEFAULT_MAX_ITER
     emails_per_query: int = 1
     subset_per_class: int | None = None  # small deterministic subsets for fast tests
+    refit_on_all: bool = True  # step 5 of the recipe
     fine_sources: tuple[str, ...] = (
         DEFAULT_FINE_SOURCES  # sources whose non-urgent intents get their own classes
     )
@@ -134,49 +139,68 @@ def _card_date() -> str:
     return DATA_SNAPSHOT_DATE
 
 
+@dataclass(frozen=True)
+class _SoftmaxFit:
+    classes: tuple[str, ...]
+    coefficients: np.ndarray  # (n_classes, n_buckets)
+    intercepts: np.ndarray  # (n_classes,)
+    examples: int
+    iterations: int
+
+
+def _fit_softmax(queries: Sequence[Query], config: TrainConfig) -> _SoftmaxFit:
+    """Each query bare and wrapped in a ``TRAIN`` email, normalised as at runtime; a softmax over classes."""
+    from sklearn.linear_model import LogisticRegression  # training only: never imported by the runtime
+
+    emails = synthetic_emails(queries, TRAIN, config.seed, config.emails_per_query)
+    texts = [q.text for q in queries] + [model_text_of(email) for _, email in emails]
+    fine = frozenset(config.fine_sources)
+    labels = [class_of(q, fine) for q in queries] + [class_of(q, fine) for q, _ in emails]
+    matrix = _matrix(HashedFeaturiser(config.bits, config.length_power), texts)
+    classes = sorted(set(labels))
+    label_index = {name: i for i, name in enumerate(classes)}
+    targets = np.array([label_index[label] for label in labels])
+    with threadpool_limits(limits=1):  # one BLAS thread: summation order, hence the bytes, are fixed
+        regression = LogisticRegression(C=config.regularisation_c, max_iter=config.max_iter, tol=1e-4)
+        regression.fit(matrix, targets)
+    coefficients = np.asarray(regression.coef_, dtype=np.float64)
+    intercepts = np.asarray(regression.intercept_, dtype=np.float64)
+    if len(classes) == 2:  # sklearn keeps one row for two classes: expand to a symmetric softmax
+        coefficients = np.vstack([-coefficients[0] / 2, coefficients[0] / 2])
+        intercepts = np.array([-intercepts[0] / 2, intercepts[0] / 2])
+    return _SoftmaxFit(tuple(classes), coefficients, intercepts, len(texts), int(np.max(regression.n_iter_)))
+
+
+def _parameters_of(
+    fit: _SoftmaxFit, config: TrainConfig, urgent_intents: set[str], platt: tuple[float, float]
+) -> ModelParameters:
+    buckets, quantised, scales = ModelParameters.quantise(fit.coefficients.T)
+    return ModelParameters(
+        bits=config.bits,
+        length_power=config.length_power,
+        classes=fit.classes,
+        urgent_classes=tuple(name for name in fit.classes if name in urgent_intents),
+        buckets=buckets,
+        quantised=quantised,
+        scales=scales,
+        bias=fit.intercepts.astype(np.float32),
+        platt_slope=platt[0],
+        platt_intercept=platt[1],
+    )
+
+
 def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParameters, dict[str, object]]:
     from sklearn.linear_model import LogisticRegression  # training only: never imported by the runtime
 
     train_queries = _subset(data.train, config.subset_per_class)
     fit_queries = [q for q in train_queries if not _in_calibration(q.text)]
     calibration_queries = [q for q in train_queries if _in_calibration(q.text)]
-
-    fit_emails = synthetic_emails(fit_queries, TRAIN, config.seed, config.emails_per_query)
-    fit_texts = [q.text for q in fit_queries] + [model_text_of(email) for _, email in fit_emails]
-    fine = frozenset(config.fine_sources)
-    fit_labels = [class_of(q, fine) for q in fit_queries] + [class_of(q, fine) for q, _ in fit_emails]
-
-    featuriser = HashedFeaturiser(config.bits, config.length_power)
-    started = time.perf_counter()
-    matrix = _matrix(featuriser, fit_texts)
-    classes = sorted(set(fit_labels))
-    label_index = {name: i for i, name in enumerate(classes)}
-    targets = np.array([label_index[label] for label in fit_labels])
-    with threadpool_limits(limits=1):  # one BLAS thread: summation order, hence the bytes, are fixed
-        regression = LogisticRegression(C=config.regularisation_c, max_iter=config.max_iter, tol=1e-4)
-        regression.fit(matrix, targets)
-    fit_seconds = time.perf_counter() - started
-
-    coefficients = np.asarray(regression.coef_, dtype=np.float64)
-    intercepts = np.asarray(regression.intercept_, dtype=np.float64)
-    if len(classes) == 2:  # sklearn keeps one row for two classes: expand to a symmetric softmax
-        coefficients = np.vstack([-coefficients[0] / 2, coefficients[0] / 2])
-        intercepts = np.array([-intercepts[0] / 2, intercepts[0] / 2])
-    buckets, quantised, scales = ModelParameters.quantise(coefficients.T)
     urgent_intents = {class_of(q) for q in train_queries if q.urgent}
-    urgent_classes = tuple(name for name in classes if name in urgent_intents)
-    uncalibrated = ModelParameters(
-        bits=config.bits,
-        length_power=config.length_power,
-        classes=tuple(classes),
-        urgent_classes=urgent_classes,
-        buckets=buckets,
-        quantised=quantised,
-        scales=scales,
-        bias=intercepts.astype(np.float32),
-        platt_slope=1.0,
-        platt_intercept=0.0,
-    )
+
+    started = time.perf_counter()
+    first = _fit_softmax(fit_queries, config)
+    fit_seconds = time.perf_counter() - started
+    uncalibrated = _parameters_of(first, config, urgent_intents, (1.0, 0.0))
 
     runtime = UrgencyModel(uncalibrated)
     calibration_emails = synthetic_emails(calibration_queries, TRAIN, config.seed + 1)
@@ -186,24 +210,17 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     calibration_labels = [q.urgent for q in calibration_queries] + [q.urgent for q, _ in calibration_emails]
     log_odds = np.array(runtime.raw_log_odds_many(calibration_texts)).reshape(-1, 1)
     platt = LogisticRegression(C=1e4, max_iter=1000).fit(log_odds, np.array(calibration_labels))
-    parameters = ModelParameters(
-        bits=uncalibrated.bits,
-        length_power=uncalibrated.length_power,
-        classes=uncalibrated.classes,
-        urgent_classes=uncalibrated.urgent_classes,
-        buckets=uncalibrated.buckets,
-        quantised=uncalibrated.quantised,
-        scales=uncalibrated.scales,
-        bias=uncalibrated.bias,
-        platt_slope=round(float(platt.coef_[0][0]), 6),
-        platt_intercept=round(float(platt.intercept_[0]), 6),
-    )
+    platt_parameters = (round(float(platt.coef_[0][0]), 6), round(float(platt.intercept_[0]), 6))
+    final = _fit_softmax(train_queries, config) if config.refit_on_all else first
+    parameters = _parameters_of(final, config, urgent_intents, platt_parameters)
     training_facts: dict[str, object] = {
-        "fit_examples": len(fit_texts),
+        "fit_examples": first.examples,
         "fit_queries": len(fit_queries),
         "calibration_examples": len(calibration_texts),
-        "classes": list(classes),
-        "solver_iterations": int(np.max(regression.n_iter_)),
+        "final_fit_examples": final.examples,
+        "final_fit_queries": len(train_queries) if config.refit_on_all else len(fit_queries),
+        "classes": list(final.classes),
+        "solver_iterations": final.iterations,
         "fit_seconds_not_reproducible": round(fit_seconds, 1),
     }
     return parameters, training_facts
@@ -233,7 +250,8 @@ def train(
     card: dict[str, object] = {
         "model": (
             "softmax over the Urgent intents, the other BANKING77 intents and one CLINC150 'other' class, "
-            "on hashed word/char n-grams; sentence-pooled; Platt-calibrated; int8 weights"
+            "on hashed word/char n-grams; sentence-pooled; Platt-calibrated on held-out queries, "
+            "then refitted on all training queries; int8 weights"
         ),
         "date": _card_date(),
         "artifact": artifact_path.name,
@@ -257,6 +275,7 @@ def train(
             "emails_per_query": config.emails_per_query,
             "subset_per_class": config.subset_per_class,
             "fine_sources": list(config.fine_sources),
+            "refit_on_all": config.refit_on_all,
         },
         "training": facts,
         "validation_metrics": metrics,
@@ -311,12 +330,12 @@ def render_model_card(card: dict[str, object]) -> str:
         "- Calibration is fitted on data with the training mix of Urgent (~7 %); other base rates shift it.",
         "- The two sets disagree on the same words, which caps precision and recall: 'lost my phone' is "
         "urgent in 23 BANKING77 queries (`lost_or_stolen_phone`) and not in 6 CLINC150 ones (`find_phone`, "
-        "'i have lost my phone' scores 0.85); 'forgot my PIN' is urgent in BANKING77 `pin_blocked` (4) and "
-        "not in CLINC150 `pin_change` (4).",
+        "'i have lost my phone' scores 0.92, a false positive); 'forgot my PIN' is urgent in BANKING77 "
+        "`pin_blocked` (4) and not in CLINC150 `pin_change` (4).",
         "- BANKING77 labels are noisy near the boundary: 'Can you tell me the status of my new card?' is "
         "`lost_or_stolen_card`, 'I forgot my PIN number.' is `pin_blocked`, 'Where do I find my PIN for my "
-        "new card?' is not urgent. Recall at a fixed precision of 0.98 tops out near 0.89 on BANKING77 "
-        "validation queries for this model family (softmax, bits, C, data and ensemble variants tried).",
+        "new card?' is not urgent. Even with a free threshold, recall at precision 0.98 tops out near 0.90 "
+        "(queries) and 0.87 (emails) on BANKING77 validation for this model family.",
         "",
     ]
     return "\n".join(lines)
