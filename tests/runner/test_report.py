@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -261,48 +260,10 @@ def test_report_is_self_contained_and_escapes_content() -> None:
     assert page.count('class="email"') == 4
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(
-    _chromium() is None, reason="chromium not installed (apt-get install -y chromium; make browser)"
-)
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+def test_report_renders_in_headless_chromium(tmp_path: Path, dump_dom: Callable[..., str]) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_report(build_result(_raw()), DEFINITION), encoding="utf-8")
-    dom = dump_dom(page, tmp_path)
+    dom = dump_dom(page)
     assert 'data-rendered="4"' in dom  # the page's script ran to the end
     assert re.search(r'<div id="js-errors"></div>', dom), "a JS error was reported in the page"
-
-
-def dump_dom(page: Path, tmp_path: Path, screenshot: Path | None = None) -> str:
-    chromium = _chromium()
-    assert chromium is not None
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ]
-    if screenshot is not None:
-        subprocess.run(
-            [chromium, *flags, f"--screenshot={screenshot}", "--window-size=1400,2400", page.as_uri()],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-    done = subprocess.run(
-        [chromium, *flags, "--dump-dom", page.as_uri()],
-        check=True,
-        capture_output=True,
-        timeout=60,
-        text=True,
-    )
-    return done.stdout
