@@ -236,6 +236,7 @@ def test_property_any_text_normalises_without_error_and_within_bounds(body: str)
     ("body", "expected"),
     [
         ("my  card\twas   stolen", "my card was stolen"),  # ASCII: blank runs and tabs
+        ("my  card was   stolen  ", "my card was stolen"),  # ASCII without tabs: runs of spaces only
         ("my\u00a0card\u200b was\u3000stolen", "my card was stolen"),  # Unicode blanks and zero-width
         ("my card\u00ad was stolen", "my card was stolen"),  # soft hyphen is invisible
         ("my card\n\n\n\n\nwas stolen", "my card\n\nwas stolen"),  # blank lines collapse to one
