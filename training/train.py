@@ -9,8 +9,9 @@ Recipe:
 1. Training queries are split (by a hash of the text) into a fit part and a calibration part (15 %).
 2. Each fit query is used bare and wrapped in a synthetic email (``wrappers.TRAIN``), normalised exactly as at
    runtime, so the model learns what the normaliser leaves behind.
-3. A softmax logistic regression over classes = each Urgent intent, each other BANKING77 intent, and one
-   "other" class for CLINC150, on hashed features; weights quantised to int8 (used buckets only).
+3. A softmax logistic regression over classes = each Urgent intent, each of the non-urgent intents closest to
+   an Urgent one (``competing_intents``), and one "other" class per source, on hashed features; weights
+   quantised to int8 (used buckets only).
 4. Platt calibration of the Urgent log-odds on the calibration part (bare and wrapped), computed by the
    runtime model itself (quantised weights included), so the calibration describes exactly what Lambda
    computes.
@@ -49,10 +50,10 @@ DATA_SNAPSHOT_DATE = (
 CALIBRATION_PERCENT = 15
 DEFAULT_BITS = 18
 DEFAULT_C = 15.0
-DEFAULT_LENGTH_POWER = 0.25
-# BANKING77's non-urgent intents compete as classes of their own ("card_arrival" vs "lost_or_stolen_card");
-# CLINC150's other intents (travel, cooking...) stay one class: they are far from urgent and many.
-DEFAULT_FINE_SOURCES = ("banking77",)
+DEFAULT_LENGTH_POWER = 0.4
+# The non-urgent intents closest to an Urgent one compete as classes of their own ("card_arrival" vs
+# "lost_or_stolen_card", "damaged_card" vs "report_lost_card"); the rest are one "other" class per source.
+DEFAULT_COMPETING_INTENTS = 36
 DEFAULT_MAX_ITER = 300
 QUOTE_PROBABILITY = 0.5
 
@@ -67,9 +68,7 @@ class TrainConfig:
     emails_per_query: int = 1
     subset_per_class: int | None = None  # small deterministic subsets for fast tests
     refit_on_all: bool = True  # step 5 of the recipe
-    fine_sources: tuple[str, ...] = (
-        DEFAULT_FINE_SOURCES  # sources whose non-urgent intents get their own classes
-    )
+    competing_intents: int = DEFAULT_COMPETING_INTENTS  # non-urgent intents that get a class of their own
 
 
 @dataclass(frozen=True)
@@ -80,12 +79,47 @@ class TrainResult:
     card: dict[str, object]
 
 
-def class_of(query: Query, fine_sources: frozenset[str] = frozenset()) -> str:
-    """Urgent intents are classes of their own; other intents are one class per source, or their own class
-    for the ``fine_sources`` (competing intents sharpen the boundary, at the cost of artifact size)."""
-    if query.urgent or query.source in fine_sources:
+def class_of(query: Query, competing: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """Urgent intents and the ``competing`` non-urgent ones are classes of their own; the other intents are
+    one class per source."""
+    if query.urgent or (query.source, query.intent) in competing:
         return f"{query.source}:{query.intent}"
     return f"{query.source}:other"
+
+
+def competing_intents(
+    queries: Sequence[Query], featuriser: HashedFeaturiser, count: int
+) -> frozenset[tuple[str, str]]:
+    """The ``count`` non-urgent intents whose queries read most like an Urgent intent's.
+
+    Closeness is the cosine between intent centroids of the hashed features (the largest over the Urgent
+    intents): cheap, deterministic, and no model needed. A class of its own lets the softmax draw the line
+    between near neighbours ("my card has not arrived" vs "my card was stolen"); far intents (travel,
+    cooking, top-ups) share one class per source, which keeps the runtime's per-token vectors short.
+    """
+    if count <= 0:
+        return frozenset()
+    intents = sorted({(q.source, q.intent) for q in queries})
+    index = {intent: i for i, intent in enumerate(intents)}
+    urgent = np.zeros(len(intents), dtype=bool)
+    urgent[[index[(q.source, q.intent)] for q in queries if q.urgent]] = True
+    if not urgent.any():
+        return frozenset()
+    members = np.array([index[(q.source, q.intent)] for q in queries])
+    membership = sp.csr_matrix(
+        (np.ones(len(queries)), (members, np.arange(len(queries)))), shape=(len(intents), len(queries))
+    )
+    centroids = sp.csr_matrix(
+        membership @ _matrix(featuriser, [q.text for q in queries])
+    )  # sparse: 2^bits wide
+    norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
+    centroids = sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ centroids)
+    with threadpool_limits(limits=1):
+        cosines = (centroids @ centroids[np.flatnonzero(urgent)].T).toarray()
+    # rounded so that the last digits of a float sum cannot reorder near-ties from one machine to another
+    closeness = np.round(cosines.max(axis=1), 9)
+    ranked = sorted((i for i in range(len(intents)) if not urgent[i]), key=lambda i: (-closeness[i], i))
+    return frozenset(intents[i] for i in ranked[:count])
 
 
 def _in_calibration(text: str) -> bool:
@@ -115,7 +149,7 @@ def _subset(queries: Sequence[Query], per_class: int | None) -> list[Query]:
     seen: dict[str, int] = {}
     kept: list[Query] = []
     for query in queries:
-        key = class_of(query) if query.urgent else f"{query.source}:{query.intent}"
+        key = f"{query.source}:{query.intent}"
         if seen.get(key, 0) < per_class:
             seen[key] = seen.get(key, 0) + 1
             kept.append(query)
@@ -148,14 +182,15 @@ class _SoftmaxFit:
     iterations: int
 
 
-def _fit_softmax(queries: Sequence[Query], config: TrainConfig) -> _SoftmaxFit:
+def _fit_softmax(
+    queries: Sequence[Query], config: TrainConfig, competing: frozenset[tuple[str, str]]
+) -> _SoftmaxFit:
     """Each query bare and wrapped in a ``TRAIN`` email, normalised as at runtime; a softmax over classes."""
     from sklearn.linear_model import LogisticRegression  # training only: never imported by the runtime
 
     emails = synthetic_emails(queries, TRAIN, config.seed, config.emails_per_query)
     texts = [q.text for q in queries] + [model_text_of(email) for _, email in emails]
-    fine = frozenset(config.fine_sources)
-    labels = [class_of(q, fine) for q in queries] + [class_of(q, fine) for q, _ in emails]
+    labels = [class_of(q, competing) for q in queries] + [class_of(q, competing) for q, _ in emails]
     matrix = _matrix(HashedFeaturiser(config.bits, config.length_power), texts)
     classes = sorted(set(labels))
     label_index = {name: i for i, name in enumerate(classes)}
@@ -196,9 +231,11 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     fit_queries = [q for q in train_queries if not _in_calibration(q.text)]
     calibration_queries = [q for q in train_queries if _in_calibration(q.text)]
     urgent_intents = {class_of(q) for q in train_queries if q.urgent}
+    featuriser = HashedFeaturiser(config.bits, config.length_power)
+    competing = competing_intents(train_queries, featuriser, config.competing_intents)
 
     started = time.perf_counter()
-    first = _fit_softmax(fit_queries, config)
+    first = _fit_softmax(fit_queries, config, competing)
     fit_seconds = time.perf_counter() - started
     uncalibrated = _parameters_of(first, config, urgent_intents, (1.0, 0.0))
 
@@ -211,7 +248,7 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     log_odds = np.array(runtime.raw_log_odds_many(calibration_texts)).reshape(-1, 1)
     platt = LogisticRegression(C=1e4, max_iter=1000).fit(log_odds, np.array(calibration_labels))
     platt_parameters = (round(float(platt.coef_[0][0]), 6), round(float(platt.intercept_[0]), 6))
-    final = _fit_softmax(train_queries, config) if config.refit_on_all else first
+    final = _fit_softmax(train_queries, config, competing) if config.refit_on_all else first
     parameters = _parameters_of(final, config, urgent_intents, platt_parameters)
     training_facts: dict[str, object] = {
         "fit_examples": first.examples,
@@ -249,8 +286,8 @@ def train(
     facts.pop("fit_seconds_not_reproducible", None)  # keep the card reproducible
     card: dict[str, object] = {
         "model": (
-            "softmax over the Urgent intents, the other BANKING77 intents and one CLINC150 'other' class, "
-            "on hashed word/char n-grams; sentence-pooled; Platt-calibrated on held-out queries, "
+            "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
+            "per source, on hashed word/char n-grams; sentence-pooled; Platt-calibrated on held-out queries, "
             "then refitted on all training queries; int8 weights"
         ),
         "date": _card_date(),
@@ -274,7 +311,7 @@ def train(
             "max_iter": config.max_iter,
             "emails_per_query": config.emails_per_query,
             "subset_per_class": config.subset_per_class,
-            "fine_sources": list(config.fine_sources),
+            "competing_intents": config.competing_intents,
             "refit_on_all": config.refit_on_all,
         },
         "training": facts,

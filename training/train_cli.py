@@ -13,7 +13,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from training.train import (
         DEFAULT_BITS,
         DEFAULT_C,
-        DEFAULT_FINE_SOURCES,
+        DEFAULT_COMPETING_INTENTS,
         DEFAULT_LENGTH_POWER,
         DEFAULT_MAX_ITER,
     )
@@ -39,9 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--length-power", type=float, default=DEFAULT_LENGTH_POWER, help="n-gram value = count ** -power"
     )
     parser.add_argument(
-        "--fine-sources",
-        default=",".join(DEFAULT_FINE_SOURCES),
-        help="sources whose non-urgent intents are classes of their own (comma-separated; '' for none)",
+        "--competing-intents",
+        type=int,
+        default=DEFAULT_COMPETING_INTENTS,
+        help="how many non-urgent intents (the closest to an Urgent one) get a class of their own",
     )
     parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         max_iter=args.max_iter,
         length_power=args.length_power,
         subset_per_class=args.subset_per_class,
-        fine_sources=tuple(s for s in args.fine_sources.split(",") if s),
+        competing_intents=args.competing_intents,
     )
     try:
         result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)

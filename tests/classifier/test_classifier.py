@@ -156,7 +156,7 @@ def test_token_cache_reset_keeps_scores_exact() -> None:
     small = UrgencyModel.load()
     small._table.MAX_TOKENS = 16  # type: ignore[misc]
     got = [small.score(text) for text in texts] + small.score_many(texts)
-    assert got == pytest.approx(expected + expected, abs=1e-9)
+    assert got == pytest.approx(expected + expected, abs=1e-6)  # float32 sums: rounding, not drift
 
 
 def test_concurrent_scoring_from_threads_gives_the_same_scores() -> None:
@@ -168,4 +168,18 @@ def test_concurrent_scoring_from_threads_gives_the_same_scores() -> None:
     shared._table.MAX_TOKENS = 64  # type: ignore[misc]  # force resets while other threads score
     with ThreadPoolExecutor(max_workers=8) as pool:
         got = list(pool.map(shared.score, texts))
-    assert got == pytest.approx(expected, abs=1e-9)
+    assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_separator_inside_a_text_does_not_split_the_batch() -> None:
+    """The bulk path joins texts with NUL: a NUL already in a text must not shift the other texts' scores."""
+    model = UrgencyModel.load()
+    texts = ["my card was stolen\x00please block it", "what is the weather like", "\x00", "i lost my card"]
+    assert model.score_many(texts) == pytest.approx([model.score(text) for text in texts], abs=1e-6)
+
+
+def test_numbers_are_folded_so_amounts_and_card_digits_generalise() -> None:
+    model = UrgencyModel.load()
+    assert model.score("someone took 40 pounds with card 1234") == pytest.approx(
+        model.score("someone took 975 pounds with card 99"), abs=1e-9
+    )

@@ -119,3 +119,28 @@ def test_reference_scores_probabilities_on_normalised_and_raw_emails() -> None:
         assert all(0.0 <= s <= 1.0 for s in scores)
     texts, labels = normalised["queries/banking77"]
     assert auroc(np.array(labels), np.array(scorer(texts))) > 0.9  # a real model, even on 5 % of the data
+
+
+def test_competing_intents_are_the_non_urgent_intents_closest_to_an_urgent_one() -> None:
+    from email2chat.classifier.features import HashedFeaturiser
+
+    from training.data import Query
+    from training.train import class_of, competing_intents
+
+    def queries(intent: str, urgent: bool, texts: list[str]) -> list[Query]:
+        return [Query(text, intent, "bank", urgent) for text in texts]
+
+    data = (
+        queries("card_stolen", True, ["my card was stolen", "someone stole my card", "card stolen today"])
+        + queries("card_arrival", False, ["my card has not arrived", "where is my card", "card not here yet"])
+        + queries("weather", False, ["is it going to rain", "weather forecast for today", "will it be sunny"])
+        + queries("recipes", False, ["how do i bake bread", "a recipe for soup", "cooking pasta at home"])
+    )
+    featuriser = HashedFeaturiser(bits=14, length_power=0.4)
+    assert competing_intents(data, featuriser, 1) == {("bank", "card_arrival")}
+    assert competing_intents(data, featuriser, 0) == frozenset()
+    assert len(competing_intents(data, featuriser, 10)) == 3  # never more than the non-urgent intents
+    competing = competing_intents(data, featuriser, 1)
+    assert class_of(data[0], competing) == "bank:card_stolen"
+    assert class_of(data[3], competing) == "bank:card_arrival"
+    assert class_of(data[6], competing) == "bank:other"

@@ -1,7 +1,7 @@
 """The embedded urgency model: a softmax over intents on hashed n-grams, read from a compact ``.npz``.
 
-Classes are the Urgent intents one by one, the other BANKING77 intents one by one, and one "other" class for
-CLINC150; P(Urgent) is the sum of the Urgent classes' probabilities. Intents that compete sharpen the
+Classes are the Urgent intents one by one, the non-urgent intents closest to them one by one, and one "other"
+class per source; P(Urgent) is the sum of the Urgent classes' probabilities. Intents that compete sharpen the
 boundary: one urgent-vs-rest hyperplane separates "my card was stolen" from "my card has not arrived" worse.
 The score is pooled over sentences (see ``raw_log_odds_many``) and Platt-calibrated on held-out data.
 
@@ -12,6 +12,7 @@ numpy only: no scikit-learn and no download (the artifact ships inside the layer
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import threading
@@ -27,21 +28,26 @@ from email2chat.classifier.features import (
     BIGRAM_MIX_A,
     BIGRAM_MIX_B,
     BIGRAM_MIX_C,
-    SENTENCE_BREAK,
+    MAX_TOKEN_CHARS,
+    TEXT_SEPARATOR,
     HashedFeaturiser,
     bigram_hash,
     char_ngram_hashes,
-    group_scale,
+    feature_value,
+    fold_digits,
     token_hash,
     tokenize,
-    tokenize_with_breaks,
+    tokenize_batch,
 )
 from email2chat.errors import ModelArtifactError
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifact"
 DEFAULT_ARTIFACT = ARTIFACT_DIR / "urgency_model.npz"
-ARTIFACT_FORMAT = 2
+ARTIFACT_FORMAT = 3  # 3: every feature of a text has one value (features.feature_value)
 MIN_SENTENCE_TOKENS = 2  # "Thanks." alone says nothing
+_BREAK = -1  # the row marker of a sentence break in ``_TokenTable.log_odds``
+_SEPARATOR = -2  # the row marker of a text separator
+_BREAK_STARTS = frozenset(".!?\n" + TEXT_SEPARATOR)
 _FIXED_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # zip entries carry no wall-clock time: same data, same bytes
 
 FloatArray = npt.NDArray[np.float32]
@@ -206,10 +212,9 @@ class UrgencyModel:
         for position, (_, chars) in enumerate(cached):
             char_indices.extend(chars)
             char_owner.extend([position] * len(chars))
-        power = self.parameters.length_power
-        values = [group_scale(len(word_indices), power)] * len(word_indices)
-        values += [group_scale(len(char_indices), power)] * len(char_indices)
-        return word_indices + char_indices, values, word_owner + char_owner
+        value = feature_value(len(tokens), self.parameters.length_power)
+        indices = word_indices + char_indices
+        return indices, [value] * len(indices), word_owner + char_owner
 
     def _logits(self, indices: list[int], values: list[float]) -> FloatArray:
         if not indices:
@@ -230,16 +235,23 @@ class UrgencyModel:
         lean toward other intents; the sentence view hears the ask alone, the whole view keeps a query's
         context ("my card was stolen last year, how do I change my PIN?" is not urgent).
         """
-        token_lists = [tokenize_with_breaks(text) for text in texts]
+        return [float(value) for value in self._pooled_log_odds(texts)]
+
+    def _pooled_log_odds(self, texts: list[str]) -> npt.NDArray[np.float64]:
+        if not texts:
+            return np.zeros(0)
+        tokens = tokenize_batch(texts)
         with self._table_lock:
-            whole, best_sentence = self._table.log_odds(token_lists)
-        pooled = np.where(np.isfinite(best_sentence), 0.5 * (whole + best_sentence), whole)
-        return [float(value) for value in pooled]
+            whole, best_sentence = self._table.log_odds(tokens, len(texts))
+        pooled: npt.NDArray[np.float64] = np.where(
+            np.isfinite(best_sentence), 0.5 * (whole + best_sentence), whole
+        )
+        return pooled
 
     def whole_text_log_odds(self, text: str) -> float:
         """Log-odds of the text as one piece, without sentence pooling."""
         with self._table_lock:
-            whole, _ = self._table.log_odds([tokenize(text)], sentences=False)
+            whole, _ = self._table.log_odds(tokenize_batch([text]), 1, sentences=False)
         return float(whole[0])
 
     def raw_log_odds(self, text: str) -> float:
@@ -250,8 +262,12 @@ class UrgencyModel:
         return self._calibrate(self.raw_log_odds(text))
 
     def score_many(self, texts: list[str]) -> list[float]:
-        """Bulk ``score``: one gather and one segmented sum for the whole batch."""
-        return [self._calibrate(raw) for raw in self.raw_log_odds_many(texts)]
+        """Bulk ``score``: one tokenising pass, one gather and one segmented sum for the whole batch."""
+        z = self.parameters.platt_slope * self._pooled_log_odds(texts) + self.parameters.platt_intercept
+        # the logistic function without overflow: exp of a non-positive number only
+        e = np.exp(-np.abs(z))
+        probabilities = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        return [float(p) for p in probabilities]
 
     def score_with_drivers(self, text: str) -> tuple[float, list[TokenDriver]]:
         """The score and each token's push toward Urgent.
@@ -276,16 +292,15 @@ class UrgencyModel:
 
 
 class _TokenTable:
-    """Per-token partial sums, so scoring is a few numpy operations per batch instead of hashing n-grams.
+    """Per-token sums, so scoring is a few numpy operations per batch instead of hashing n-grams.
 
-    With the group scaling of ``features`` the logits of a token sequence are
-    ``bias + s(Nw) * (sum unigram rows + sum bigram rows) + s(Nc) * sum char rows``: the unigram and char
-    sums of a token are the same in every text, so they are computed once per token and kept in growing
-    tables (bounded: reset when full). Sums over any span of tokens are differences of prefix sums, which
-    scores a text and each of its sentences from one pass.
+    With the scaling of ``features`` the logits of a token sequence are
+    ``bias + value(n) * (sum of token rows + sum of bigram rows)``, where a token row is the sum of its
+    unigram and char n-gram weights: the same in every text, so it is computed once per token and kept in a
+    growing table (bounded: reset when full).
     """
 
-    MAX_TOKENS = 30_000  # 2 x 30k x n_classes float32 (~20 MB for 82 classes); a reset only costs re-hashing
+    MAX_TOKENS = 30_000  # 30k x n_classes float32 (~6 MB for 52 classes); a reset only costs re-hashing
 
     def __init__(self, model: UrgencyModel) -> None:
         self._model = model
@@ -293,89 +308,76 @@ class _TokenTable:
         self._reset(capacity=4096)
 
     def _reset(self, capacity: int) -> None:
-        self._rows: dict[str, int] = {}
+        self._rows: dict[str, int] = {TEXT_SEPARATOR: _SEPARATOR}  # words -> rows, and the separator
         # class-major (n_classes, capacity): see ``UrgencyModel._row_weights_by_class``
-        self._unigram = np.zeros((self._n_classes, capacity), dtype=np.float32)
-        self._chars = np.zeros((self._n_classes, capacity), dtype=np.float32)
-        self._n_chars = np.zeros(capacity, dtype=np.int64)
+        self._sums = np.zeros((self._n_classes, capacity), dtype=np.float32)
         self._hash = np.zeros(capacity, dtype=np.uint64)
 
-    def _add(self, tokens: list[str]) -> None:
-        new = [t for t in dict.fromkeys(tokens) if t not in self._rows]
+    def _add(self, words: list[str]) -> None:  # ``words``: distinct
+        """Give each of ``words`` a row: the features of the word with its digits folded, cut to
+        ``MAX_TOKEN_CHARS`` (as ``tokenize`` does), so "card 1234" and "card 5678" score alike."""
+        new = [w for w in words if w not in self._rows]
         if not new:
             return
-        if len(self._rows) + len(new) > self.MAX_TOKENS:
+        if len(self._rows) - 1 + len(new) > self.MAX_TOKENS:
             self._reset(capacity=4096)
-        needed = len(self._rows) + len(new)
-        if needed > len(self._n_chars):
-            capacity = max(needed, 2 * len(self._n_chars))
-            for name in ("_unigram", "_chars"):
-                grown = np.zeros((self._n_classes, capacity), dtype=np.float32)
-                grown[:, : len(self._rows)] = getattr(self, name)[:, : len(self._rows)]
-                setattr(self, name, grown)
-            for name, dtype in (("_n_chars", np.int64), ("_hash", np.uint64)):
-                grown_1d = np.zeros(capacity, dtype=dtype)
-                grown_1d[: len(self._rows)] = getattr(self, name)[: len(self._rows)]
-                setattr(self, name, grown_1d)
+            new = words  # the reset dropped this batch's known words too
+        known = len(self._rows) - 1  # the separator has no row
+        if known + len(new) > len(self._hash):
+            capacity = max(known + len(new), 2 * len(self._hash))
+            sums = np.zeros((self._n_classes, capacity), dtype=np.float32)
+            sums[:, :known] = self._sums[:, :known]
+            hashes = np.zeros(capacity, dtype=np.uint64)
+            hashes[:known] = self._hash[:known]
+            self._sums, self._hash = sums, hashes
         model = self._model
         mask = model._mask
-        for token in new:
-            row = len(self._rows)
-            word_hash, chars = self._model._token_features(token)
-            self._rows[token] = row
+        for row, word in enumerate(new, start=known):
+            word_hash, chars = model._token_features(fold_digits(word)[:MAX_TOKEN_CHARS])
+            self._rows[word] = row
             self._hash[row] = word_hash
-            self._unigram[:, row] = model.bucket_weights(np.array([word_hash & mask], dtype=np.intp))[0]
-            self._chars[:, row] = model.bucket_weights(np.asarray(chars, dtype=np.intp)).sum(axis=0)
-            self._n_chars[row] = len(chars)
+            buckets = np.asarray((word_hash & mask, *chars), dtype=np.intp)
+            self._sums[:, row] = model.bucket_weights_by_class(buckets).sum(axis=1)
 
     def log_odds(
-        self, token_lists: list[list[str]], *, sentences: bool = True
+        self, tokens: list[str], n_texts: int, *, sentences: bool = True
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """Log-odds of Urgent of each whole text, and of its most urgent sentence (``-inf`` when the text
         has fewer than two sentences of ``MIN_SENTENCE_TOKENS`` words).
 
-        Tokens are laid out flat in "chunks" (runs of words between sentence breaks); every sum is a
+        ``tokens`` is ``tokenize_batch`` of ``n_texts`` texts. Words are laid out flat in "chunks" (runs of
+        words between sentence breaks, or whole texts when ``sentences`` is off); every sum is a
         ``reduceat`` over contiguous rows: tokens -> chunks -> texts, so each text costs the same whatever
-        else is in the batch (scores do not depend on batch composition).
+        else is in the batch (scores do not depend on batch composition, up to float32 rounding of sums in a
+        different memory alignment). No Python loop runs per token:
+        words and separators map to rows and markers through the dict in C (``map``), breaks to ``_BREAK``.
         """
-        rows = self._rows
-        words = [t for tokens in token_lists for t in tokens if t != SENTENCE_BREAK]
-        self._add(words)
-        flat: list[int] = []
-        chunk_starts: list[int] = []
-        chunk_text: list[int] = []
-        for text_index, tokens in enumerate(token_lists):
-            new_chunk = True
-            for token in tokens:
-                if token == SENTENCE_BREAK:
-                    new_chunk = sentences
-                    continue
-                if new_chunk:
-                    chunk_starts.append(len(flat))
-                    chunk_text.append(text_index)
-                    new_chunk = False
-                flat.append(rows[token])
-        n_texts = len(token_lists)
+        self._add([t for t in set(tokens) if t[0] not in _BREAK_STARTS])
+        markers = np.fromiter(
+            map(self._rows.get, tokens, itertools.repeat(_BREAK)), dtype=np.intp, count=len(tokens)
+        )
+        word_positions = np.flatnonzero(markers >= 0)
         whole = self._log_odds_of(np.tile(self._model._bias.astype(np.float64), (n_texts, 1)))
         best_sentence = np.full(n_texts, -np.inf)
-        if not flat:
+        if not len(word_positions):
             return whole, best_sentence
-
-        model = self._model
-        token_rows = np.asarray(flat, dtype=np.intp)
-        starts = np.asarray(chunk_starts, dtype=np.intp)
-        owners = np.asarray(chunk_text, dtype=np.intp)
+        token_rows = markers[word_positions]
+        word_texts = np.cumsum(markers == _SEPARATOR)[word_positions]
+        # a chunk starts at a text's first word, and (sentences on) at the first word after a break
+        chunk_start = np.ones(len(word_positions), dtype=bool)
+        chunk_start[1:] = np.diff(word_positions) > 1 if sentences else np.diff(word_texts) > 0
+        starts = np.flatnonzero(chunk_start)
+        owners = word_texts[starts]
         ends = np.append(starts[1:], len(token_rows))
         lengths = ends - starts
-        # token-level sums run along the contiguous (token) axis of class-major arrays; chunk-level results
-        # are few, so they go back to row-major float64 for the rest
-        unigram = np.add.reduceat(np.take(self._unigram, token_rows, axis=1), starts, axis=1).T.astype(
-            np.float64
-        )
-        chars = np.add.reduceat(np.take(self._chars, token_rows, axis=1), starts, axis=1).T.astype(np.float64)
-        n_chars = np.add.reduceat(self._n_chars[token_rows], starts)
-        # pair i joins tokens i and i + 1; the last column stays zero (no token after the last one)
-        pairs = np.zeros((len(model._bias), len(token_rows)), dtype=np.float32)
+
+        # pair i joins words i and i + 1 and is counted with word i. Its weights are gathered row-major (one
+        # contiguous row per bigram from the large weight table: ~3x faster than a class-major gather), the
+        # sums run along the contiguous (token) axis of the class-major per-word array; the chunk-level
+        # results are few, so they go back to row-major float64 for the rest.
+        model = self._model
+        per_word = np.take(self._sums, token_rows, axis=1)
+        leaving = np.zeros((len(starts), self._n_classes), dtype=np.float64)  # the pair leaving each chunk
         if len(token_rows) >= 2:
             hashes = self._hash[token_rows]
             mix = (
@@ -383,25 +385,18 @@ class _TokenTable:
                 ^ (hashes[1:] * np.uint64(BIGRAM_MIX_B))
                 ^ np.uint64(BIGRAM_MIX_C)
             )
-            pairs[:, :-1] = model.bucket_weights_by_class(
-                (mix & np.uint64(0xFFFFFFFF & model._mask)).astype(np.intp)
-            )
-        pairs_with_next = np.add.reduceat(pairs, starts, axis=1).T.astype(np.float64)  # + the pair leaving it
-        leaving = pairs[:, ends - 1].T.astype(np.float64)
+            pairs = model.bucket_weights((mix & np.uint64(0xFFFFFFFF & model._mask)).astype(np.intp))
+            pairs[word_texts[1:] != word_texts[:-1]] = 0.0  # no bigram joins two texts
+            per_word[:, :-1] += pairs.T
+            inner = ends < len(token_rows)
+            leaving[inner] = pairs[ends[inner] - 1]
+        with_leaving = np.add.reduceat(per_word, starts, axis=1).T.astype(np.float64)
 
-        # whole texts: sum their chunks; the pair leaving a text's last chunk belongs to the next text
+        # whole texts: sum their chunks (with the pairs between them; none leaves a text's last chunk)
         first_chunks = np.flatnonzero(np.append(True, owners[1:] != owners[:-1]))
-        last_chunks = np.append(first_chunks[1:], len(starts)) - 1
-        texts = owners[first_chunks]
-        n_tokens = np.add.reduceat(lengths, first_chunks)
-        whole[texts] = self._log_odds_of(
+        whole[owners[first_chunks]] = self._log_odds_of(
             self._logits(
-                n_tokens,
-                np.add.reduceat(n_chars, first_chunks),
-                np.add.reduceat(unigram, first_chunks, axis=0)
-                + np.add.reduceat(pairs_with_next, first_chunks, axis=0)
-                - leaving[last_chunks],
-                np.add.reduceat(chars, first_chunks, axis=0),
+                np.add.reduceat(lengths, first_chunks), np.add.reduceat(with_leaving, first_chunks, axis=0)
             )
         )
         if sentences:
@@ -410,30 +405,19 @@ class _TokenTable:
             chosen = eligible & (per_text[owners] >= 2)  # one sentence is the whole text: nothing to pool
             if chosen.any():
                 sentence_log_odds = self._log_odds_of(
-                    self._logits(
-                        lengths[chosen],
-                        n_chars[chosen],
-                        unigram[chosen] + pairs_with_next[chosen] - leaving[chosen],
-                        chars[chosen],
-                    )
+                    self._logits(lengths[chosen], with_leaving[chosen] - leaving[chosen])
                 )
                 np.maximum.at(best_sentence, owners[chosen], sentence_log_odds)
         return whole, best_sentence
 
     def _logits(
-        self,
-        n_tokens: npt.NDArray[np.intp],
-        n_char_grams: npt.NDArray[np.int64],
-        word_sums: npt.NDArray[np.float64],
-        char_sums: npt.NDArray[np.float64],
+        self, n_tokens: npt.NDArray[np.intp], sums: npt.NDArray[np.float64]
     ) -> npt.NDArray[np.float64]:
-        power = self._model.parameters.length_power
-        n_words = np.maximum(2 * n_tokens - 1, 0).astype(np.float64)  # unigrams + bigrams
-        word_scale = np.where(n_words > 0, np.power(np.maximum(n_words, 1.0), -power), 0.0)
-        char_scale = np.where(n_char_grams > 0, np.power(np.maximum(n_char_grams, 1), -power), 0.0)
-        logits: npt.NDArray[np.float64] = (
-            self._model._bias + word_scale[:, None] * word_sums + char_scale[:, None] * char_sums
+        counts = np.maximum(2 * n_tokens - 1, 0).astype(np.float64)  # ``features.word_gram_count``
+        values = np.where(
+            counts > 0, np.power(np.maximum(counts, 1.0), -self._model.parameters.length_power), 0.0
         )
+        logits: npt.NDArray[np.float64] = self._model._bias + values[:, None] * sums
         return logits
 
     def _log_odds_of(self, logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
