@@ -366,13 +366,14 @@ def render_model_card(card: dict[str, object]) -> str:
         "- English only; emails are taught by synthetic wrappers, not real mail.",
         "- Calibration is fitted on data with the training mix of Urgent (~7 %); other base rates shift it.",
         "- The two sets disagree on the same words, which caps precision and recall: 'lost my phone' is "
-        "urgent in 23 BANKING77 queries (`lost_or_stolen_phone`) and not in 6 CLINC150 ones (`find_phone`, "
-        "'i have lost my phone' scores 0.92, a false positive); 'forgot my PIN' is urgent in BANKING77 "
-        "`pin_blocked` (4) and not in CLINC150 `pin_change` (4).",
-        "- BANKING77 labels are noisy near the boundary: 'Can you tell me the status of my new card?' is "
-        "`lost_or_stolen_card`, 'I forgot my PIN number.' is `pin_blocked`, 'Where do I find my PIN for my "
-        "new card?' is not urgent. Even with a free threshold, recall at precision 0.98 tops out near 0.90 "
-        "(queries) and 0.87 (emails) on BANKING77 validation for this model family.",
+        "urgent in 23 BANKING77 queries (`lost_or_stolen_phone`) and not in 6 CLINC150 ones (`find_phone`; "
+        "'i have lost my phone' scores 0.83); 'forgot my PIN' is urgent in BANKING77 `pin_blocked` (4) and "
+        "not in CLINC150 `pin_change` (4).",
+        "- BANKING77 labels are ambiguous near the boundary: 'I withdraw money abroad but I didn't get the "
+        "right amount.' is not urgent (`wrong_exchange_rate_for_cash_withdrawal`), 'Can you tell me the "
+        "status of my new card?' is urgent (`lost_or_stolen_card`). Even with a free threshold, recall at "
+        "precision 0.98 tops out near 0.89 (queries) and 0.83 (emails) on BANKING77 validation for this "
+        "model family.",
         "",
     ]
     return "\n".join(lines)

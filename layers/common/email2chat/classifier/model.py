@@ -305,6 +305,7 @@ class _TokenTable:
     def __init__(self, model: UrgencyModel) -> None:
         self._model = model
         self._n_classes = len(model.parameters.classes)
+        self._no_words_log_odds = float(self._log_odds_of(model._bias.astype(np.float64)[None, :])[0])
         self._reset(capacity=4096)
 
     def _reset(self, capacity: int) -> None:
@@ -357,7 +358,7 @@ class _TokenTable:
             map(self._rows.get, tokens, itertools.repeat(_BREAK)), dtype=np.intp, count=len(tokens)
         )
         word_positions = np.flatnonzero(markers >= 0)
-        whole = self._log_odds_of(np.tile(self._model._bias.astype(np.float64), (n_texts, 1)))
+        whole = np.full(n_texts, self._no_words_log_odds)
         best_sentence = np.full(n_texts, -np.inf)
         if not len(word_positions):
             return whole, best_sentence
