@@ -183,3 +183,16 @@ def test_numbers_are_folded_so_amounts_and_card_digits_generalise() -> None:
     assert model.score("someone took 40 pounds with card 1234") == pytest.approx(
         model.score("someone took 975 pounds with card 99"), abs=1e-9
     )
+
+
+def test_a_batch_that_fills_the_token_table_keeps_its_known_words() -> None:
+    """A warm process reaches the table's bound with a batch of known and new words: the reset must not drop
+    the known ones (it did: KeyError on the first known word, an intake crash after ~30k distinct words)."""
+    expected = UrgencyModel.load().score("my card was stolen please block it")
+    small = UrgencyModel.load()
+    small._table.MAX_TOKENS = 16  # type: ignore[misc]
+    small.score("my card was stolen")  # known words
+    new_words = " ".join(f"w{letter}q" for letter in "abcdefghijklmnopqrst")
+    batch = [f"my card was stolen {new_words}", "my card was stolen please block it"]
+    assert len(small.score_many(batch)) == 2
+    assert small.score("my card was stolen please block it") == pytest.approx(expected, abs=1e-9)
