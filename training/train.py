@@ -109,9 +109,8 @@ def competing_intents(
     membership = sp.csr_matrix(
         (np.ones(len(queries)), (members, np.arange(len(queries)))), shape=(len(intents), len(queries))
     )
-    centroids = sp.csr_matrix(
-        membership @ _matrix(featuriser, [q.text for q in queries])
-    )  # sparse: 2^bits wide
+    features = _matrix(featuriser, [q.text for q in queries])
+    centroids = sp.csr_matrix(membership @ features)  # kept sparse: a dense one is 2^bits wide per intent
     norms = np.sqrt(np.asarray(centroids.multiply(centroids).sum(axis=1)).ravel())
     centroids = sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ centroids)
     with threadpool_limits(limits=1):

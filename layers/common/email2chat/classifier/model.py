@@ -350,8 +350,8 @@ class _TokenTable:
         words between sentence breaks, or whole texts when ``sentences`` is off); every sum is a
         ``reduceat`` over contiguous rows: tokens -> chunks -> texts, so each text costs the same whatever
         else is in the batch (scores do not depend on batch composition, up to float32 rounding of sums in a
-        different memory alignment). No Python loop runs per token:
-        words and separators map to rows and markers through the dict in C (``map``), breaks to ``_BREAK``.
+        different memory alignment). No Python loop runs per token: words and the separator map to rows and
+        markers through the dict in C (``map``), sentence and line breaks to ``_BREAK``.
         """
         self._add([t for t in set(tokens) if t[0] not in _BREAK_STARTS])
         markers = np.fromiter(
