@@ -35,11 +35,13 @@ LINES = [
     ),
     # not urgent by its words; waited 20 minutes already: the wait trigger fires at once
     email_line("wait-now", urgent=False, queue_wait_minutes=20),
-    # not urgent, waited 8 minutes: re-checked at 15 minutes, still unanswered, upgraded then. (The margin
-    # to the trigger is generous: at 0.01 s per simulated second, 10 ms of Python is a simulated second.)
-    email_line("wait-later", urgent=False, queue_wait_minutes=8),
-    # not urgent, waited 8 minutes, answered by an agent before the re-check: stays not urgent
-    email_line("calm-answered", urgent=False, queue_wait_minutes=8, answered_after_s=60),
+    # not urgent, waited 2 minutes: re-checked at 15 minutes, still unanswered, upgraded then. The margin to
+    # the trigger must cover the intake's real latency: at 0.01 s per simulated second, 10 ms of Python is a
+    # simulated second, and a loaded 2-core runner took over 4 s (7 simulated minutes) to take in this
+    # scenario's burst, so an 8-minute wait was already past 15 minutes at intake.
+    email_line("wait-later", urgent=False, queue_wait_minutes=2),
+    # not urgent, waited 2 minutes, answered by an agent before the re-check: stays not urgent
+    email_line("calm-answered", urgent=False, queue_wait_minutes=2, answered_after_s=60),
     {"id": "bad-json", "raw_message": "this is not json {"},
     {"id": "bad-shape", "raw_message": '{"hello": "world"}'},
 ]
