@@ -38,7 +38,7 @@ BIGRAM_MIX_C = 0x27D4EB2F
 TEXT_SEPARATOR = "\x00"  # joins a batch of texts into one string for ``tokenize_batch``
 # A word, a sentence end (punctuation before a space, the end of a text or of the batch), a line end, or the
 # separator between texts.
-_BATCH_TOKEN_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.!?]+(?=\s|\x00|$)|[\n\x00]")
+_BATCH_TOKEN_RE = re.compile(_TOKEN_RE.pattern + r"|[.!?]+(?=\s|\x00|$)|[\n\x00]")
 
 
 def fold_digits(word: str) -> str:

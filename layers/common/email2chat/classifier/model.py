@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import math
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -223,10 +222,6 @@ class UrgencyModel:
         logits: FloatArray = self._bias + np.asarray(values, dtype=np.float32) @ gathered
         return logits
 
-    def _calibrate(self, raw_log_odds: float) -> float:
-        z = self.parameters.platt_slope * raw_log_odds + self.parameters.platt_intercept
-        return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-
     def raw_log_odds_many(self, texts: list[str]) -> list[float]:
         """Uncalibrated, sentence-pooled log-odds of Urgent (what training calibrates).
 
@@ -259,7 +254,7 @@ class UrgencyModel:
 
     def score(self, text: str) -> float:
         """Calibrated probability that ``text`` (normalised model text) is Urgent."""
-        return self._calibrate(self.raw_log_odds(text))
+        return self.score_many([text])[0]
 
     def score_many(self, texts: list[str]) -> list[float]:
         """Bulk ``score``: one tokenising pass, one gather and one segmented sum for the whole batch."""
@@ -320,10 +315,10 @@ class _TokenTable:
         new = [w for w in words if w not in self._rows]
         if not new:
             return
-        if len(self._rows) - 1 + len(new) > self.MAX_TOKENS:
+        known = len(self._rows) - 1  # rows in use: the separator has none
+        if known + len(new) > self.MAX_TOKENS:
             self._reset(capacity=4096)
-            new = words  # the reset dropped this batch's known words too
-        known = len(self._rows) - 1  # the separator has no row
+            new, known = words, 0  # the reset dropped this batch's known words too
         if known + len(new) > len(self._hash):
             capacity = max(known + len(new), 2 * len(self._hash))
             sums = np.zeros((self._n_classes, capacity), dtype=np.float32)
