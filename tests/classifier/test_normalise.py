@@ -197,7 +197,16 @@ def wrapped_emails(draw: st.DrawFn) -> tuple[str, str]:
     old = f"{draw(_SENTENCE)} {marker}"
     greeting = draw(st.sampled_from(["", "Hi,", "Hello team,", "Dear Sir or Madam,", "Good morning,"]))
     sign_off = draw(st.sampled_from(["", "Thanks,", "Kind regards,", "Best,", "Cheers,", "Many thanks,"]))
-    signature = draw(st.sampled_from(["", f"-- \nJane {marker}", f"Sent from my iPhone\n{marker}"]))
+    signature = draw(
+        st.sampled_from(
+            [
+                "",
+                f"-- \nJane {marker}",
+                f"Sent from my iPhone\n{marker}",
+                f"Jane Doe\nHead of {marker.title()}\nT: +44 (0)20 7946 0958 | M: 07700 900461\nwww.{marker}.example",
+            ]
+        )
+    )
     history = draw(
         st.sampled_from(
             [
@@ -247,3 +256,87 @@ def test_blank_clean_up_is_the_same_on_the_ascii_fast_path_and_the_unicode_path(
 ) -> None:
     assert newest_message(body) == expected
     assert clean_subject(body.replace("\n", " ")) == " ".join(expected.split())
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.DataObject) -> None:
+    newest = data.draw(_SENTENCE)
+    marker = data.draw(st.sampled_from(_MARKER_WORDS))
+    old = f"{data.draw(_SENTENCE)} {marker}"
+    header = data.draw(
+        st.sampled_from(["On Tue, 4 Jun 2024, Jane <j@x.com> wrote:", "Am 4. Juni 2024 um 10:02 schrieb Jane <j@x.com>:"])
+    )
+    body = f"{header}\n> {old}\n>\n> Jane\n\n{newest}\n\nThanks,\nSam"
+    message = newest_message(body)
+    assert tokenize(message) == tokenize(newest)
+    assert marker not in message
+
+
+# --- the shapes of real mail that a second, independent email generator found (see README) ----------------
+
+
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        (f"Hi,\n\nThanks!\n\n{NEWEST}\n\nSam", "a thanks line opens the message"),
+        (f"Dear Madam/Sir,\n\nMany thanks.\n\n{NEWEST}", "thanks after a greeting with a slash"),
+        (f"{NEWEST}\n\n##- Please type your reply above this line -##\n\n{OLD}", "help-desk marker"),
+        (f"{NEWEST}\n\nAm Do., 6. März 2025 um 17:21 Uhr schrieb Jane <jane@x.com>:\n\n{OLD}", "German attribution"),
+        (f"{NEWEST}\n\nVan: Jane Doe\nVerzonden: maandag 3 juni 2024 10:02\nAan: Bank\n\n{OLD}", "Dutch header block"),
+        (f"{NEWEST}\n\nMet vriendelijke groet,\nJane Doe\nHead of Procurement\nNorthwind Traders Ltd", "any-language sign-off"),
+        (f"{NEWEST}\n\nJane Doe\nTel +49 30 901820 | Fax +49 30 901821\nPlease note I work Monday to Thursday.", "contact block"),
+        (f"{NEWEST}\n\nKind regards,\n\nJane\n\nOwner\n\nwww.example.com", "HTML signature, one div per line"),
+        (f"{NEWEST}\n\nty x\nsam", "kiss and a lower-case name"),
+        (
+            "CAUTION: This email originated from outside of the organization. Do not click links.\n\n"
+            f"Hi team,\n\n{NEWEST}",
+            "security banner above the greeting",
+        ),
+        (
+            f"{NEWEST}\n\nTHIS E-MAIL AND ANY FILES TRANSMITTED WITH IT ARE PROPRIETARY AND MAY BE PRIVILEGED.\n{OLD}",
+            "disclaimer in capitals",
+        ),
+        (f"{NEWEST}\n\n[image: Northwind logo]", "inline image placeholder"),
+    ],
+)
+def test_newest_message_survives_in_real_mail_shapes(body: str, label: str) -> None:
+    assert tokenize(newest_message(body)) == tokenize(NEWEST), label
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Can you check about unauthorized use of my card, I think someone is using mine",
+        "I sent money but the intended recipient says it hasn't arrived",
+        "Sent using Apple Pay but it was declined",
+        "Thanks, my other card was stolen too",
+    ],
+)
+def test_a_customer_sentence_with_a_disclaimer_or_sign_off_word_is_kept(sentence: str) -> None:
+    assert tokenize(newest_message(f"Hi,\n\n{sentence}\n\nSam")) == tokenize(sentence)
+
+
+def test_a_stub_text_part_gives_way_to_the_html_part() -> None:
+    for stub in ("-- \nJane Doe", "This is a multi-part message in MIME format.", "[image: logo]"):
+        assert normalise_email(text=stub, html=f"<p>{NEWEST}</p><p>Jane</p>").message == NEWEST
+
+
+def test_leaked_quoted_printable_is_decoded() -> None:
+    body = "I lost my car=\nd and I need to report it =F0=9F=92=B3"
+    assert tokenize(normalise_email(text=body).message) == tokenize("I lost my card and I need to report it")
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Re: Your case 00123456 [ref:_00D1x2Y3z]", ""),
+        ("RE: Case #48213 - Update", ""),
+        ("Request for assistance", ""),
+        ("Re: We've updated your request", ""),
+        ("Card", ""),
+        ("Account blocked - case 48213", "Account blocked"),
+    ],
+)
+def test_subjects_made_of_generic_words_and_references_say_nothing(subject: str, expected: str) -> None:
+    assert clean_subject(subject) == expected

@@ -15,6 +15,7 @@ milliseconds, not minutes.
 from __future__ import annotations
 
 import html as html_lib
+import quopri
 import re
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ MAX_HTML_CHARS = 150_000  # markup is verbose: the newest message is always in t
 MAX_TEXT_CHARS = 100_000
 MAX_LINE_CHARS = 2_000  # one "line" of a minified document can be huge; the regexes below see at most this
 MAX_MESSAGE_CHARS = 4_000  # what the model reads: the opening of the newest message is where the ask is
+_STUB_WORDS = 4  # a text part with fewer words than this may be a stub: the HTML part is read too
 
 _INVISIBLE_TAGS = ("script", "style", "head", "title", "noscript", "template", "xml")
 # (?=[...]): the names' first letters. Most tags fail on it at once instead of trying every name (the regex
@@ -49,71 +51,122 @@ _SPACES_RE = re.compile(
 )
 _SPACE_RUN_RE = re.compile("  +")
 # --- quoted history -------------------------------------------------------------------------------
-_ON_WROTE_RE = re.compile(
-    r"^(on|le|am|el|op|il)\b.{0,300}\b(wrote|a écrit|schrieb|escribió|schreef|ha scritto)\s*:?\s*$", re.I
-)
-_ON_START_RE = re.compile(r"^(on|le|am|el|op|il)\s.{0,200}$", re.I)
-_WROTE_END_RE = re.compile(r"\b(wrote|a écrit|schrieb|escribió|schreef|ha scritto)\s*:\s*$", re.I)
+_WROTE_VERBS = r"(wrote|a écrit|schrieb|escribió|schreef|ha scritto|skrev|escreveu|napisał|kirjoitti)"
+_ON_WROTE_RE = re.compile(r"^(on|le|am|el|op|il|den|em|w|dnia)\b.{0,300}\b" + _WROTE_VERBS + r"\s*:?\s*$", re.I)
+_ON_START_RE = re.compile(r"^(on|le|am|el|op|il|den|em|w|dnia)\s.{0,200}$", re.I)
+_WROTE_END_RE = re.compile(r"\b" + _WROTE_VERBS + r"\s*:\s*$", re.I)
+# Any language: a line that names an address and ends with a colon introduces what that address wrote
+# ("Am Do., 6. März 2025 um 17:21 Uhr schrieb Jane <jane@x.com>:").
+_ADDRESS_ATTRIBUTION_RE = re.compile(r"\S@[\w-]+\.[\w.-]+.{0,40}:\s*$")
+_DATE_OR_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b(19|20)\d{2}\b")
 _SEPARATOR_RE = re.compile(
     r"^\s*(-{2,}\s*(original message|forwarded message|message d'origine|ursprüngliche nachricht)\s*-{2,}"
     r"|begin forwarded message\s*:?|forwarded message\s*:?|_{8,}|-{8,}|={8,})\s*$",
     re.I,
 )
+# Help desks put a marker above the history of a ticket ("##- Please type your reply above this line -##").
+_REPLY_ABOVE_RE = re.compile(r"(reply|write|respond)\b.{0,20}\babove this line", re.I)
 _HEADER_RE = re.compile(
     r"^\*?(from|sent|to|cc|bcc|date|subject|reply-to|von|de|envoyé|gesendet)\*?\s*:", re.I
 )
 _HEADER_STRONG_RE = re.compile(r"^\*?(from|von|de)\*?\s*:", re.I)
+# A header block in any language: a "From" line and "Label: value" lines under it ("Från: / Skickat: / Till:",
+# "Van: / Verzonden: / Aan:", "De: / Enviado el: / Para:"); a label is one or two words.
+_LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
+_FROM_LABEL_RE = re.compile(r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I)
 _QUOTE_LINE_RE = re.compile(r"^\s*>")
+# Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub.
+_CLIENT_BOILERPLATE_RE = re.compile(
+    r"^\[(image|cid|logo)[^\]]{0,200}\]$|multi-?part message in mime format|does not support html|"
+    r"view (this|the) (message|e-?mail) in (a|your) (web )?browser",
+    re.I,
+)
 
 # --- signatures, sign-offs, disclaimers ------------------------------------------------------------
 _SIGNATURE_DELIMITER_RE = re.compile(r"^(--|—|-- )\s*$")
 _SENT_FROM_RE = re.compile(
-    r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent via \S.{0,40}|"
-    r"sent using \S.{0,40}|envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet)$",
+    r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent (via|using) \S+( \S+){0,2}|"
+    r"envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet)$",
     re.I,
 )
+# Sign-offs in the languages customers write in; a line is a sign-off when it is one of these and at most a
+# name (``_SIGN_OFF_RE``). A signature without any of them is caught bottom-up (``_drop_trailing_signature``).
+_SIGN_OFF_PHRASES = (
+    "thanks", "thank you", "thanks so much", "thank you so much", "thanks a lot", "thanks a million",
+    "thanks very much", "thank you very much", "many thanks", "thanks again", "thanks in advance",
+    "thank you in advance", "many thanks in advance", "thanks for your help", "thank you for your help",
+    "thanks for your time", "thank you for your time", "thanks and regards", "thanks & regards", "thx", "ty",
+    "tia", "much appreciated", "with appreciation", "with gratitude", "regards", "best regards",
+    "kind regards", "kindest regards", "warm regards", "warmest regards", "warmly", "best wishes",
+    "warm wishes", "with thanks", "with regards", "respectfully", "respectfully yours", "sincerely",
+    "yours sincerely", "sincerely yours", "yours truly", "yours faithfully", "faithfully", "best", "all the best",
+    "cheers", "cheers mate", "ta", "take care", "br", "rgds", "kr", "looking forward to hearing from you",
+    "hope to hear from you soon", "talk soon", "speak soon", "peace", "love", "xoxo", "stay safe",
+    "mit freundlichen grüßen", "freundliche grüße", "viele grüße", "liebe grüße", "beste grüße", "lg", "mfg",
+    "cordialement", "bien cordialement", "bien à vous", "saludos", "saludos cordiales", "un saludo",
+    "atentamente", "atenciosamente", "cumprimentos", "cordiali saluti", "distinti saluti", "saluti",
+    "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet", "groetjes", "groeten",
+    "med vänlig hälsning", "vänliga hälsningar", "mvh", "med venlig hilsen", "hilsen", "pozdrawiam",
+    "s pozdravem", "ystävällisin terveisin", "terveisin",
+)
 _SIGN_OFF_RE = re.compile(
-    r"^(thanks|thank you|thanks so much|thank you so much|many thanks|thanks again|thanks in advance|"
-    r"thank you in advance|thanks for your help|thank you for your help|thanks for your time|"
-    r"thank you for your time|thx|ty|tia|regards|best regards|kind regards|warm regards|warmest regards|"
-    r"best wishes|with thanks|with regards|respectfully|sincerely|yours sincerely|sincerely yours|"
-    r"yours truly|yours faithfully|faithfully|best|all the best|cheers|cheers mate|take care|br|"
-    r"rgds|kr|many thanks in advance|looking forward to hearing from you|hope to hear from you soon|"
-    r"talk soon|speak soon|peace|love|xoxo|mit freundlichen grüßen|cordialement|saludos)"
-    r"(\s+(and|&)\s+(regards|best|kind regards))?[\s,.!:;)-]*"
+    "^(" + "|".join(sorted(map(re.escape, _SIGN_OFF_PHRASES), key=len, reverse=True)) + ")"
+    r"(\s+(and|&)\s+(regards|best|kind regards|best wishes|thanks))?"
+    r"(\s+from\s+[\w'.-]+(\s[\w'.-]+)?)?"  # "Regards from Lisbon"
+    r"[\W_]*(x{1,3}o?x?\b[\W_]*)?"  # punctuation, emoji, a kiss
     r"(?-i:[A-Z][\w'.-]{0,20}(\s[A-Z][\w'.-]{0,20}){0,2})?\s*$",  # "Best regards, Jane Doe" on one line
     re.I,
 )
+_SIGN_OFF_FIRST_WORDS = frozenset(phrase.split()[0] for phrase in _SIGN_OFF_PHRASES)
+
+# Disclaimers and banners. A strong cue is phrasing a customer does not write about their own problem (it talks
+# about the message itself, viruses, registered offices, external senders); weak cues ("intended recipient",
+# "unauthorised use") are also how customers describe fraud, so one alone is not enough.
 _DISCLAIMER_RE = re.compile(
-    r"(intended (solely )?(only )?for the (use of the )?(individual|addressee|named|person|recipient)|"
-    r"intended recipient|this (e-?mail|message|communication) (and any (files|attachments) )?"
-    r"(transmitted with it )?(is|are|may be|may contain|contains)( strictly)? (confidential|privileged)|"
-    r"if you (have )?received this (e-?mail|message|communication) in error|"
-    r"confidentiality notice|legal disclaimer|^disclaimer\s*:|"
-    r"please consider the environment before printing|"
+    r"intended (solely |only |exclusively )?for the (exclusive )?(use of the )?"
+    r"(individual|addressee|named|person|recipient|entity)|"
+    r"(this|the) (e-?mail|message|communication|transmission) (and any (files|attachments|documents) )?"
+    r"(transmitted with it )?(is|are|may be|may contain|contains)( strictly)? "
+    r"(confidential|privileged|proprietary)|"
+    r"(this|the) (e-?mail|message) and any (files|attachments)|"
+    r"if you (have )?received this (e-?mail|message|communication|transmission) in error|"
+    r"if you are not the (intended )?(addressee|recipient)|"
+    r"(persons|anyone|entities) other than the (intended )?(addressee|recipient)|"
+    r"confidentiality notice|legal disclaimer|^disclaimer\s*:|^important notice\s*:|"
+    r"consider the environment before printing|think before you print|"
     r"(e-?mail|message)s? (is|are) not guaranteed to be (secure|error)|"
-    r"unauthori[sz]ed (use|disclosure|review|dissemination|copying))",
+    r"computer viruses|scanned for (viruses|malware)|accepts no liability|"
+    r"registered (in (england|scotland|ireland)|office)|company (no|number|registration)\b|"
+    r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
+    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|"
+    r"don't often get email from|learn why this is important|"
+    r"aviso legal|avis de confidentialit|haftungsausschluss|(sont|est) confidentiel|pièces jointes|"
+    r"destinataire|destinatario|vertraulich|questo messaggio|dit bericht|denna e-?post",
     re.I,
+)
+_WEAK_DISCLAIMER_RE = re.compile(
+    r"intended recipient|unauthori[sz]ed (use|disclosure|review|dissemination|copying|distribution)|"
+    r"privileged|confidential|prohibited|strictly",
+    re.I,
+)
+_DISCLAIMER_HINT_RE = re.compile(  # one cheap search over the lowered line before the regexes above
+    "intend|confiden|received this|unauthori|disclaimer|environment before|print|not guaranteed|privileged|"
+    "addressee|recipient|virus|malware|liabil|registered|company|outside|caution|links|often get|notice|"
+    "aviso|destinat|vertraul|pièces|messaggio|bericht|e-?post|prohibit|strictly|this e-?mail|the e-?mail"
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
-_MARKER_FIRST_CHARS = frozenset("-_=>—*")
+_MARKER_FIRST_CHARS = frozenset("-_=>—*#[")
 _MARKER_FIRST_WORDS = frozenset(
-    {"on", "le", "am", "el", "op", "il", "from", "von", "de", "begin", "forwarded", "sent", "get", "envoyé"}
-)
-_SIGN_OFF_FIRST_WORDS_TEXT = (
-    "thanks thank thx ty tia regards best kind warm warmest with respectfully sincerely yours faithfully all "
-    "cheers take br rgds kr many looking hope talk speak peace love xoxo mit cordialement saludos"
-)
-_SIGN_OFF_FIRST_WORDS = frozenset(_SIGN_OFF_FIRST_WORDS_TEXT.split())
-_DISCLAIMER_HINT_RE = re.compile(
-    "intended|confidential|received this|unauthori|disclaimer|environment before|not guaranteed|privileged"
+    {"on", "le", "am", "el", "op", "il", "den", "em", "w", "dnia", "from", "von", "de", "van", "da", "från", "fra",
+     "frá", "od", "begin", "forwarded", "sent", "get", "envoyé"}
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
 _GREETING_LINE_RE = re.compile(
-    r"^(hi|hello|hey|hiya|howdy|dear|greetings|good (morning|afternoon|evening|day)|morning|afternoon|"
-    r"to whom it may concern|bonjour|hallo|hola)(\s+[\w'.&-]+){0,4}\s*[,.!:;]?\s*$",
+    r"^(hi|hello|hey|hiya|heya|howdy|yo|dear|greetings|good (morning|afternoon|evening|day)|morning|afternoon|"
+    r"evening|to whom it may concern|to the [\w ]{1,30}team|bonjour|hallo|hola|ciao|hej|salut)"
+    r"(\s+[\w'.&/-]+){0,4}\s*[,.!:;]?\s*$",
     re.I,
 )
 _GREETING_PREFIX_RE = re.compile(
@@ -127,19 +180,38 @@ _PLEASANTRY_RE = re.compile(
     r"^(i )?hope (this|that|my) (e-?mail|message|note) (finds|reaches) you well[.!]?\s*|"
     r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)"
     r"[^.!?]{0,30}[.!]\s*|"
-    r"^(i )?hope you('re| are) (having|doing) (a )?(good|great|well)[^.!?]{0,30}[.!]\s*",
+    r"^(i )?hope you('re| are) (having|doing) (a )?(good|great|well)[^.!?]{0,30}[.!]\s*|"
+    # well-wishing, not asking: "Hope you had a good weekend.", "Trust you are well.", "Happy new year!"
+    r"^(i )?(hope|trust) (you|you're|you are|all|all is|everyone|everyone is|your (day|week|weekend))"
+    r"( are| is| have| had| were| been| keeping| doing)* (well|good|great|fine|safe|ok|okay|a (good|great|nice|"
+    r"lovely)|enjoying|having)\b[^.!?]{0,30}[.!]\s*|"
+    r"^happy (new year|holidays|friday|monday|easter|christmas|thanksgiving)[^.!?]{0,20}[.!]\s*",
     re.I,
 )
 _LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
 _SUBJECT_PREFIX_RE = re.compile(
     r"^\s*((re|fw|fwd|aw|wg|tr|sv|vs)\s*(\[\d+\])?\s*:\s*|\[[^\]]{0,40}\]\s*)", re.I
 )
-_GENERIC_SUBJECT_RE = re.compile(
-    r"^(no subject|\(no subject\)|question|query|help|help needed|need help|support|support request|"
-    r"enquiry|inquiry|hello|hi|request|issue|problem|urgent|important|account|my account|follow up|"
-    r"following up|contact|contact us|customer service|message|feedback)[\s.!?]*$",
+# Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
+_SUBJECT_REFERENCE_RE = re.compile(
+    r"\[?\bref:[^\]\s]*\]?|\b(case|ticket|ref|reference|request|order)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|"
+    r"#\s*\d+|\b\d{4,}\b",
     re.I,
 )
+# A subject made only of these words says nothing about the case ("Question", "Account help please",
+# "Request for assistance", "We've updated your request", "Urgent issue"); one other word makes it informative
+# ("Card stolen", "Account blocked").
+_GENERIC_SUBJECT_WORDS = frozenset(
+    """no subject question questions query queries help needed need needs please support request requests
+    enquiry enquiries inquiry inquiries hello hi hey dear issue issues problem problems urgent urgently important
+    account accounts my follow followup following up contact us customer customers service services message
+    messages feedback your our the a an about with for regarding re on in of to and from case ticket update
+    updated updates we we've have has been reference ref number assistance assist banking bank card cards
+    complaint quick one team info information matter concern concerns reply response recent new me i is
+    asap attention action required""".split()
+)
+_SUBJECT_WORD_RE = re.compile(r"[a-z']+")
+_QP_ESCAPE_RE = re.compile(r"=[0-9A-F]{2}")
 
 
 @dataclass(frozen=True)
@@ -221,38 +293,168 @@ def _clean_lines(text: str) -> list[str]:
 
 def _history_starts_at(lines: list[str], index: int) -> bool:
     line = lines[index]
-    if _SEPARATOR_RE.match(line) or _ON_WROTE_RE.match(line):
+    if _SEPARATOR_RE.match(line) or _ON_WROTE_RE.match(line) or _REPLY_ABOVE_RE.search(line):
+        return True
+    if line.endswith(":") and "@" in line and _ADDRESS_ATTRIBUTION_RE.search(line) and _DATE_OR_TIME_RE.search(line):
         return True
     if _ON_START_RE.match(line):  # "On Mon, 3 Jun 2024 at 10:02, Jane <jane@x" / "x.com> wrote:" (wrapped)
         return any(_WROTE_END_RE.search(following) for following in lines[index + 1 : index + 3])
-    if _HEADER_STRONG_RE.match(line):  # a From: line followed by other header lines is a quoted header block
-        following = [candidate for candidate in lines[index + 1 : index + 6] if candidate]
-        return sum(1 for candidate in following[:4] if _HEADER_RE.match(candidate)) >= 1
+    if _FROM_LABEL_RE.match(line):  # a "From:" line followed by other header lines is a quoted header block
+        block = [candidate for candidate in lines[index + 1 : index + 6] if candidate][:3]
+        return any(_HEADER_RE.match(candidate) for candidate in block) or (
+            len(block) >= 2 and all(_LABEL_LINE_RE.match(candidate) for candidate in block[:2])
+        )
     return False
+
+
+def _quoted_block_end(lines: list[str], index: int) -> int | None:
+    """Where reading resumes when the history starting at ``index`` is an attribution line followed by ``>``
+    lines (a bottom-posted or inline reply: the customer writes under the quote); ``None`` when it is not."""
+    position = index + 1
+    if position < len(lines) and lines[position] and _WROTE_END_RE.search(lines[position]):
+        position += 1  # the second half of an attribution wrapped over two lines
+    while position < len(lines) and not lines[position]:
+        position += 1
+    if position >= len(lines) or not _QUOTE_LINE_RE.match(lines[position]):
+        return None
+    while position < len(lines) and (not lines[position] or _QUOTE_LINE_RE.match(lines[position])):
+        position += 1
+    return position
+
+
+# What a line of the customer's own prose has and a name, title, company or address line does not.
+_PROSE_WORDS = frozenset(
+    "i i'm im i've i'd me my we our us you your it it's is was are were am be been have has had can can't "
+    "cannot could would will won't do did does don't didn't doesn't not please someone there".split()
+)
+_WORD_RE = re.compile(r"[^\W\d_][\w'’]*")
+_PARTICLES = frozenset("of and the at for de van von der den la le di da du y e del des & in".split())
+_CONTACT_RE = re.compile(
+    r"(\+|\(\d|\b\d{2,5}\)?[ .-])\d[\d ().-]{4,}\d|"  # a phone number: "+44 20", "(415) 555-", "020 7946 0123"
+    r"\S@[\w-]+\.\w|https?://|www\.|\[(image|cid|logo)|"  # an address, a link, an inline image
+    r"^(t|m|p|f|e|w|tel|phone|mobile|mob|cell|fax|direct|office|email|e-mail|web)\s*[:.]\s*\S|"
+    r" [|•·] ",  # "Title | Company | City"
+    re.I,
+)
+_BULLET_FIRST_CHARS = frozenset("-*•–·")
+_MAX_SIGNATURE_LINES = 12
+
+
+def _is_prose(line: str) -> bool:
+    words = _WORD_RE.findall(line.lower())
+    return any(word in _PROSE_WORDS for word in words) or (len(words) >= 2 and line.endswith("?"))
+
+
+def _is_contact_line(line: str) -> bool:
+    return line[0] not in _BULLET_FIRST_CHARS and _CONTACT_RE.search(line) is not None and not _is_prose(line)
+
+
+def _is_signature_line(line: str) -> bool:
+    """A name, title, company, address or contact line: no prose words, and either contact data, one word
+    ("jane"), or every word capitalised ("Jane Doe", "Head of Procurement", "Northwind Traders Ltd")."""
+    if line[0] in _BULLET_FIRST_CHARS or _is_prose(line):
+        return False
+    if _CONTACT_RE.search(line):
+        return True
+    words = _WORD_RE.findall(line)
+    if len(words) == 1 and len(line) <= 20:
+        return True
+    return len(words) <= 8 and all(not word[0].islower() or word in _PARTICLES for word in words)
+
+
+def _drop_trailing_signature(lines: list[str]) -> list[str]:
+    """The signature, whatever the language and without a known sign-off: from the first contact line (a phone,
+    an address, a link) with the name and title lines above it, everything down; else, bottom-up, a block
+    of signature lines at the end. Then the short sign-off above it ("Met vriendelijke groet," / "Warmly,").
+    The customer's first line always stays."""
+    end = len(lines)
+    while end and not lines[end - 1]:
+        end -= 1
+    first_content = next((i for i, line in enumerate(lines) if line and not _is_opening_line(line)), end)
+    contact = next((i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None)
+    if contact is not None:
+        cut = contact
+        while cut - 1 > first_content and (not lines[cut - 1] or _is_signature_line(lines[cut - 1])):
+            cut -= 1  # blank lines too: HTML signatures are one <div> per line
+    else:
+        cut = end
+        while cut - 1 > first_content and end - cut < _MAX_SIGNATURE_LINES:
+            line = lines[cut - 1]
+            if line and not _is_signature_line(line):
+                break
+            cut -= 1
+        while cut < end and not lines[cut]:
+            cut += 1
+        if cut == end:
+            return lines[:end]
+    above = cut - 1
+    while above > first_content and not lines[above]:
+        above -= 1
+    sign_off = lines[above]
+    if above > first_content and (
+        _SIGN_OFF_RE.match(sign_off) or (sign_off.endswith(",") and len(sign_off.split()) <= 5)
+    ):
+        cut = above
+    return lines[:cut]
+
+
+def _is_opening_line(line: str) -> bool:
+    """A greeting or pleasantry: what can come before the customer's first words."""
+    return bool(_GREETING_LINE_RE.match(line) or _PLEASANTRY_RE.match(line))
 
 
 def _newest_message_lines(lines: list[str]) -> list[str]:
     kept: list[str] = []
-    for index, line in enumerate(lines):
+    has_content = False  # a kept line that is more than a greeting or a pleasantry
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
         if not line:
             kept.append(line)
             continue
         lowered = line.lower()
         first_word = lowered.split(None, 1)[0].strip(",.!:;*()")
         # Cheap gates first: most lines are plain prose and need no regex at all.
-        if line[0] in _MARKER_FIRST_CHARS or first_word in _MARKER_FIRST_WORDS:
-            if _history_starts_at(lines, index):
-                break
+        if line[0] in _MARKER_FIRST_CHARS or first_word in _MARKER_FIRST_WORDS or line.endswith(":"):
+            if _history_starts_at(lines, index - 1):
+                resume = _quoted_block_end(lines, index - 1)
+                if resume is None:
+                    break
+                index = resume  # the customer wrote under the quote: read on
+                continue
             if _SIGNATURE_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
                 break
             if _QUOTE_LINE_RE.match(line):
                 continue
-        if kept and first_word in _SIGN_OFF_FIRST_WORDS and _SIGN_OFF_RE.match(line):
-            break  # a sign-off ends the message; a name and titles follow
-        if _DISCLAIMER_HINT_RE.search(lowered) and _DISCLAIMER_RE.search(line):
-            break
+        if (line[0] == "[" or "mime" in lowered or "html" in lowered or "browser" in lowered) and (
+            _CLIENT_BOILERPLATE_RE.search(line)
+        ):
+            continue
+        if first_word in _SIGN_OFF_FIRST_WORDS and _SIGN_OFF_RE.match(line):
+            if has_content or _signature_follows(lines, index):
+                break  # a sign-off ends the message; a name and titles follow
+            continue  # "Thanks!" before the customer's first words opens the message: read on
+        if _DISCLAIMER_HINT_RE.search(lowered) and _is_disclaimer(line):
+            if has_content:
+                break
+            while index < len(lines) and lines[index]:  # a banner above the message: skip its paragraph
+                index += 1
+            continue
         kept.append(line)
+        has_content = has_content or not _is_opening_line(line)
     return kept
+
+
+def _signature_follows(lines: list[str], index: int) -> bool:
+    following = next((line for line in lines[index : index + 4] if line), None)
+    return following is None or not _is_prose(following)
+
+
+def _is_disclaimer(line: str) -> bool:
+    if _DISCLAIMER_RE.search(line):
+        return True
+    return len({match.lower() for match in _WEAK_DISCLAIMER_RE.findall(line)}) >= 2
 
 
 # Courtesy lines that close a message ("Any help would be appreciated.", "Looking forward to your reply.")
@@ -263,11 +465,17 @@ _CLOSING_COURTESY_RE = re.compile(
     r"(any|all|your) (help|assistance|advice|support|guidance)( on this| with this| here)? "
     r"(would be|is|will be)"
     r"( much| greatly| really| very)? (appreciated|great|welcome|helpful|wonderful)|"
-    r"(i )?(really )?appreciate (your|any) (help|assistance|time|support)|"
+    r"(i )?(would |'d )?(really |greatly )?appreciate (it|your|any|a) ?(help|assistance|time|support|"
+    r"(quick |prompt )?(reply|response|call|call back|callback))?|"
     r"(i('m| am) )?(looking forward|waiting|hoping|hope) (to|for) (hearing (back )?from you|hear(ing)? back|"
-    r"your (reply|response|answer|help)|a (reply|response|quick reply|quick response))( soon)?|"
-    r"(many )?(thanks|thank you)( (so|very) much)?( in advance)? for (your|the|any) "
-    r"(help|time|assistance|support|attention|understanding|reply|patience)|"
+    r"your (prompt |quick |early )?(reply|response|answer|help)|a (reply|response|quick reply|quick response))"
+    r"( soon)?|"
+    r"(i('m| am) )?awaiting your (prompt |quick |early )?(reply|response|answer)|"
+    r"(i )?hope you (can|are able to|will be able to) help( me)?( with this)?|"
+    r"(many |cheers |thanks heaps )?(thanks|thank you|cheers)( (so|very) much| heaps| again)?( in advance)?"
+    r"( for (your|the|any) (kind |quick |prompt )?"
+    r"(help|time|assistance|support|attention|understanding|reply|response|patience))?( in this matter)?|"
+    r"(please )?(do not|don't) hesitate to (contact|call|reach) me( [^.!?]{0,60})?|"
     r"(thanks|thank you)( (so|very) much)? for looking into (this|it|the matter)|"
     r"(please )?(let me know|get back to me|reply( to me)?|contact me|call me)"
     r"( (asap|soon|quickly|as soon as possible|at your earliest convenience|if you need anything( else)?))?|"
@@ -315,23 +523,44 @@ def clean_subject(subject: str) -> str:
         if prefix is None:
             break
         cleaned = cleaned[prefix.end() :].strip()
-    return "" if _GENERIC_SUBJECT_RE.match(cleaned) else cleaned
+    if any(character.isdigit() or character in "[#" for character in cleaned):
+        cleaned = " ".join(_SUBJECT_REFERENCE_RE.sub(" ", cleaned).split()).strip(" -:|")
+    words = _SUBJECT_WORD_RE.findall(cleaned.lower())
+    return "" if all(word in _GENERIC_SUBJECT_WORDS for word in words) else cleaned
 
 
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
-    kept = _strip_greetings(_drop_closing_courtesy(_newest_message_lines(lines)))
+    kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(_newest_message_lines(lines))))
     message = "\n".join(kept)
     if "\n\n\n" in message:
         message = _BLANK_LINES_RE.sub("\n\n", message)
     return message[:MAX_MESSAGE_CHARS].strip()
 
 
-def normalise_email(subject: str = "", text: str = "", html: str = "") -> NormalisedEmail:
-    """Normalise one email. The text body wins when present; the HTML body is used when it is not."""
-    body = text if text and not text.isspace() else html_to_text(html) if html else ""
+def _decoded_quoted_printable(body: str) -> str:
+    """A body whose quoted-printable transfer encoding leaked through ("car=\nd", "=F0=9F=92=B3"), decoded;
+    any other body as it is."""
+    if ("=\n" not in body and "=\r\n" not in body) or _QP_ESCAPE_RE.search(body) is None:
+        return body
+    return quopri.decodestring(body.encode("utf-8", "replace")).decode("utf-8", "replace")
+
+
+def _body_text(part: str, is_html: bool) -> str:
+    part = _decoded_quoted_printable(part[: MAX_HTML_CHARS if is_html else MAX_TEXT_CHARS])
     # Some senders put markup in the text part.
-    if body is text and text.find("<", 0, 2_000) >= 0 and _LOOKS_LIKE_HTML_RE.search(text, 0, 2_000):
-        body = html_to_text(text)
-    return NormalisedEmail(subject=clean_subject(subject or ""), message=newest_message(body))
+    if is_html or (part.find("<", 0, 2_000) >= 0 and _LOOKS_LIKE_HTML_RE.search(part, 0, 2_000)):
+        return html_to_text(part)
+    return part
+
+
+def normalise_email(subject: str = "", text: str = "", html: str = "") -> NormalisedEmail:
+    """Normalise one email. The text body wins when it has the message; the HTML body is read when the text
+    part is empty or a stub ("-- Jane", "[image: logo]", "This is a multi-part message in MIME format")."""
+    message = newest_message(_body_text(text, is_html=False)) if text and not text.isspace() else ""
+    if html and len(message.split()) < _STUB_WORDS:
+        from_html = newest_message(_body_text(html, is_html=True))
+        if len(from_html.split()) > len(message.split()):
+            message = from_html
+    return NormalisedEmail(subject=clean_subject(subject or ""), message=message)
