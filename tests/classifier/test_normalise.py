@@ -115,11 +115,13 @@ def test_text_body_wins_over_html_when_present() -> None:
 @pytest.mark.parametrize(
     ("subject", "expected"),
     [
-        ("RE: FW: [EXTERNAL] Card stolen", "Card stolen"),
+        ("RE: FW: [EXTERNAL] Card stolen", ""),  # a thread's subject: the reply's news is in its body
+        ("[EXTERNAL] Card stolen", "Card stolen"),
         ("Re: Question", ""),
         ("URGENT", ""),
         ("", ""),
-        ("Fwd: Re: my card was swallowed by the ATM", "my card was swallowed by the ATM"),
+        ("Fwd: Re: my card was swallowed by the ATM", ""),
+        ("my card was swallowed by the ATM", "my card was swallowed by the ATM"),
     ],
 )
 def test_subject_prefixes_and_generic_subjects(subject: str, expected: str) -> None:

@@ -25,6 +25,15 @@ MAX_LINE_CHARS = 2_000  # one "line" of a minified document can be huge; the reg
 MAX_MESSAGE_CHARS = 4_000  # what the model reads: the opening of the newest message is where the ask is
 _STUB_WORDS = 4  # a text part with fewer words than this may be a stub: the HTML part is read too
 
+
+
+def _with_punctuation(words: list[str]) -> frozenset[str]:
+    """``words`` as ``str.split`` finds them in running text: bare, or with punctuation on either side."""
+    return frozenset(
+        variant for word in words for variant in (word, *(word + mark for mark in ",.!?;:)"), "(" + word)
+    )
+
+
 _INVISIBLE_TAGS = ("script", "style", "head", "title", "noscript", "template", "xml")
 # (?=[...]): the names' first letters. Most tags fail on it at once instead of trying every name (the regex
 # engine cannot skip re.I alternatives on their first letter); _HTML_QUOTE_START_RE uses the same trick.
@@ -61,7 +70,9 @@ _ADDRESS_ATTRIBUTION_RE = re.compile(r"\S@[\w-]+\.[\w.-]+.{0,40}:\s*$")
 _DATE_OR_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b(19|20)\d{2}\b")
 _SEPARATOR_RE = re.compile(
     r"^\s*(-{2,}\s*(original message|forwarded message|message d'origine|ursprüngliche nachricht)\s*-{2,}"
-    r"|begin forwarded message\s*:?|forwarded message\s*:?|_{8,}|-{8,}|={8,})\s*$",
+    r"|begin forwarded message\s*:?|forwarded message\s*:?|inizio messaggio inoltrato\s*:?|"
+    r"(mensaje|mensagem) (reenviado|encaminhada)\s*:?|weitergeleitete nachricht\s*:?|"
+    r"(message transféré|doorgestuurd bericht|vidarebefordrat meddelande)\s*:?|_{8,}|-{8,}|={8,})\s*$",
     re.I,
 )
 # Help desks put a marker above the history of a ticket ("##- Please type your reply above this line -##").
@@ -86,7 +97,9 @@ _CLIENT_BOILERPLATE_RE = re.compile(
 _SIGNATURE_DELIMITER_RE = re.compile(r"^(--|—|-- )\s*$")
 _SENT_FROM_RE = re.compile(
     r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent (via|using) \S+( \S+){0,2}|"
-    r"envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet)$",
+    r"envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet|verstuurd (vanaf|van) mijn \S.{0,30}|"
+    r"enviado (desde|do|de) (mi|meu|o meu) \S.{0,30}|inviato da \S.{0,30}|skickat från min \S.{0,30}|"
+    r"sendt fra min \S.{0,30}|wysłane z (mojego|mojej) \S.{0,30}|lähetetty \S.{0,30})$",
     re.I,
 )
 # Sign-offs in the languages customers write in; a line is a sign-off when it is one of these and at most a
@@ -106,18 +119,28 @@ _SIGN_OFF_PHRASES = (
     "cordialement", "bien cordialement", "bien à vous", "saludos", "saludos cordiales", "un saludo",
     "atentamente", "atenciosamente", "cumprimentos", "cordiali saluti", "distinti saluti", "saluti",
     "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet", "groetjes", "groeten",
-    "med vänlig hälsning", "vänliga hälsningar", "mvh", "med venlig hilsen", "hilsen", "pozdrawiam",
+    "med vänlig hälsning", "vänliga hälsningar", "mvh", "mvg", "m.v.g.", "med venlig hilsen", "hilsen", "pozdrawiam",
     "s pozdravem", "ystävällisin terveisin", "terveisin",
 )
-_SIGN_OFF_RE = re.compile(
-    "^(" + "|".join(sorted(map(re.escape, _SIGN_OFF_PHRASES), key=len, reverse=True)) + ")"
+_SIGN_OFF_TAIL = (
     r"(\s+(and|&)\s+(regards|best|kind regards|best wishes|thanks))?"
     r"(\s+from\s+[\w'.-]+(\s[\w'.-]+)?)?"  # "Regards from Lisbon"
     r"[\W_]*(x{1,3}o?x?\b[\W_]*)?"  # punctuation, emoji, a kiss
-    r"(?-i:[A-Z][\w'.-]{0,20}(\s[A-Z][\w'.-]{0,20}){0,2})?\s*$",  # "Best regards, Jane Doe" on one line
-    re.I,
+    r"(?-i:[A-Z][\w'.-]{0,20}(\s[A-Z][\w'.-]{0,20}){0,2})?\s*$"  # "Best regards, Jane Doe" on one line
 )
-_SIGN_OFF_FIRST_WORDS = frozenset(phrase.split()[0] for phrase in _SIGN_OFF_PHRASES)
+
+
+def _sign_off_regex(phrases: list[str]) -> re.Pattern[str]:
+    alternatives = "|".join(sorted(map(re.escape, phrases), key=len, reverse=True))  # longest first
+    return re.compile(f"^({alternatives}){_SIGN_OFF_TAIL}", re.I)
+
+
+_SIGN_OFF_RE = _sign_off_regex(list(_SIGN_OFF_PHRASES))
+# One small regex per first word: a line is matched against the few phrases it can be, not all of them.
+_SIGN_OFF_BY_FIRST_WORD = {
+    first: _sign_off_regex([phrase for phrase in _SIGN_OFF_PHRASES if phrase.split()[0] == first])
+    for first in {phrase.split()[0] for phrase in _SIGN_OFF_PHRASES}
+}
 
 # Disclaimers and banners. A strong cue is phrasing a customer does not write about their own problem (it talks
 # about the message itself, viruses, registered offices, external senders); weak cues ("intended recipient",
@@ -138,7 +161,8 @@ _DISCLAIMER_RE = re.compile(
     r"computer viruses|scanned for (viruses|malware)|accepts no liability|"
     r"registered (in (england|scotland|ireland)|office)|company (no|number|registration)\b|"
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
-    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|"
+    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|external sender|"
+    r"phish alert|be vigilant|^(caution|warning|attention)\W{0,3}(this )?(e-?mail|message)? ?(is from|from|originated)|"
     r"don't often get email from|learn why this is important|"
     r"aviso legal|avis de confidentialit|haftungsausschluss|(sont|est) confidentiel|pièces jointes|"
     r"destinataire|destinatario|vertraulich|questo messaggio|dit bericht|denna e-?post",
@@ -149,17 +173,24 @@ _WEAK_DISCLAIMER_RE = re.compile(
     r"privileged|confidential|prohibited|strictly",
     re.I,
 )
-_DISCLAIMER_HINT_RE = re.compile(  # one cheap search over the lowered line before the regexes above
-    "intend|confiden|received this|unauthori|disclaimer|environment before|print|not guaranteed|privileged|"
-    "addressee|recipient|virus|malware|liabil|registered|company|outside|caution|links|often get|notice|"
-    "aviso|destinat|vertraul|pièces|messaggio|bericht|e-?post|prohibit|strictly|this e-?mail|the e-?mail"
+# A disclaimer or banner line has one of these words (a set lookup over the line's words is ~10x cheaper
+# than one search for all the cues; most lines have none of them).
+_DISCLAIMER_HINT_WORDS = _with_punctuation(
+    """intended confidential confidentiality confidentialité confidentiel confidentiels confidencial disclaimer
+    disclaimer: privileged unauthorised unauthorized recipient recipients addressee addressees virus viruses
+    malware liability registered company outside caution caution: error transmitted attachments often click
+    clicking links guaranteed environment print printing proprietary prohibited strictly notice notice: aviso
+    destinataire destinataires destinatario destinatarios vertraulich vertrauliche haftungsausschluss
+    messaggio bericht e-post [external [external] external sender vigilant phish""".split()
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
 _MARKER_FIRST_CHARS = frozenset("-_=>—*#[")
 _MARKER_FIRST_WORDS = frozenset(
     {"on", "le", "am", "el", "op", "il", "den", "em", "w", "dnia", "from", "von", "de", "van", "da", "från", "fra",
-     "frá", "od", "begin", "forwarded", "sent", "get", "envoyé"}
+     "frá", "od", "begin", "forwarded", "sent", "get", "envoyé", "verstuurd", "enviado", "inviato", "skickat",
+     "sendt", "wysłane", "lähetetty", "inizio", "mensaje", "mensagem", "weitergeleitete", "message",
+     "doorgestuurd", "vidarebefordrat"}
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
@@ -188,10 +219,15 @@ _PLEASANTRY_RE = re.compile(
     r"^happy (new year|holidays|friday|monday|easter|christmas|thanksgiving)[^.!?]{0,20}[.!]\s*",
     re.I,
 )
-_LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
-_SUBJECT_PREFIX_RE = re.compile(
-    r"^\s*((re|fw|fwd|aw|wg|tr|sv|vs)\s*(\[\d+\])?\s*:\s*|\[[^\]]{0,40}\]\s*)", re.I
+# What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
+_OPENING_STARTS = (
+    "hi", "hello", "hey", "howdy", "yo", "dear", "greetings", "good ", "morning", "afternoon", "evening",
+    "to ", "bonjour", "hallo", "hola", "ciao", "hej", "salut", "sorry", "apologies", "i hope", "i trust", "hope",
+    "trust", "happy",
 )
+_LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
+_SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
+_SUBJECT_REPLY_RE = re.compile(r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc)\s*(\[\d+\])?\s*:\s*", re.I)
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
     r"\[?\bref:[^\]\s]*\]?|\b(case|ticket|ref|reference|request|order)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|"
@@ -211,6 +247,7 @@ _GENERIC_SUBJECT_WORDS = frozenset(
     asap attention action required""".split()
 )
 _SUBJECT_WORD_RE = re.compile(r"[a-z']+")
+_SUBJECT_REFERENCE_HINT_RE = re.compile(r"[\d\[#]")
 _QP_ESCAPE_RE = re.compile(r"=[0-9A-F]{2}")
 
 
@@ -313,6 +350,8 @@ def _quoted_block_end(lines: list[str], index: int) -> int | None:
     position = index + 1
     if position < len(lines) and lines[position] and _WROTE_END_RE.search(lines[position]):
         position += 1  # the second half of an attribution wrapped over two lines
+    while position < min(len(lines), index + 8) and lines[position] and _LABEL_LINE_RE.match(lines[position]):
+        position += 1  # the rest of a "From: / Sent: / To:" header
     while position < len(lines) and not lines[position]:
         position += 1
     if position >= len(lines) or not _QUOTE_LINE_RE.match(lines[position]):
@@ -323,16 +362,16 @@ def _quoted_block_end(lines: list[str], index: int) -> int | None:
 
 
 # What a line of the customer's own prose has and a name, title, company or address line does not.
-_PROSE_WORDS = frozenset(
+_PROSE_WORDS = _with_punctuation(
     "i i'm im i've i'd me my we our us you your it it's is was are were am be been have has had can can't "
     "cannot could would will won't do did does don't didn't doesn't not please someone there".split()
 )
-_WORD_RE = re.compile(r"[^\W\d_][\w'’]*")
 _PARTICLES = frozenset("of and the at for de van von der den la le di da du y e del des & in".split())
+_CONTACT_HINT_RE = re.compile(r"[\d@\[|•·]")  # one character class: the regex engine scans for it fast
 _CONTACT_RE = re.compile(
     r"(\+|\(\d|\b\d{2,5}\)?[ .-])\d[\d ().-]{4,}\d|"  # a phone number: "+44 20", "(415) 555-", "020 7946 0123"
-    r"\S@[\w-]+\.\w|https?://|www\.|\[(image|cid|logo)|"  # an address, a link, an inline image
-    r"^(t|m|p|f|e|w|tel|phone|mobile|mob|cell|fax|direct|office|email|e-mail|web)\s*[:.]\s*\S|"
+    r"\S@[\w-]+\.\w|\[(image|cid|logo)|"  # an address, an inline image
+    r"^(t|m|p|f|e|tel|phone|mobile|mob|cell|fax|direct|office|email|e-mail)\s*[:.]\s*\S|"
     r" [|•·] ",  # "Title | Company | City"
     re.I,
 )
@@ -341,12 +380,22 @@ _MAX_SIGNATURE_LINES = 12
 
 
 def _is_prose(line: str) -> bool:
-    words = _WORD_RE.findall(line.lower())
-    return any(word in _PROSE_WORDS for word in words) or (len(words) >= 2 and line.endswith("?"))
+    lowered = line.lower()
+    return not _PROSE_WORDS.isdisjoint(lowered.split()) or (line.endswith("?") and " " in line)
+
+
+def _has_contact_data(line: str) -> bool:
+    if _CONTACT_HINT_RE.search(line):
+        return _CONTACT_RE.search(line) is not None
+    return "www." in line or "http" in line
 
 
 def _is_contact_line(line: str) -> bool:
-    return line[0] not in _BULLET_FIRST_CHARS and _CONTACT_RE.search(line) is not None and not _is_prose(line)
+    if line[0] in _BULLET_FIRST_CHARS:
+        return False
+    if _CONTACT_HINT_RE.search(line):  # cheap checks first: the full regex is the slow one
+        return not _is_prose(line) and _CONTACT_RE.search(line) is not None
+    return ("www." in line or "http" in line) and not _is_prose(line)
 
 
 def _is_signature_line(line: str) -> bool:
@@ -354,23 +403,23 @@ def _is_signature_line(line: str) -> bool:
     ("jane"), or every word capitalised ("Jane Doe", "Head of Procurement", "Northwind Traders Ltd")."""
     if line[0] in _BULLET_FIRST_CHARS or _is_prose(line):
         return False
-    if _CONTACT_RE.search(line):
+    if _has_contact_data(line):
         return True
-    words = _WORD_RE.findall(line)
+    words = line.split()
     if len(words) == 1 and len(line) <= 20:
         return True
     return len(words) <= 8 and all(not word[0].islower() or word in _PARTICLES for word in words)
 
 
-def _drop_trailing_signature(lines: list[str]) -> list[str]:
+def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
     """The signature, whatever the language and without a known sign-off: from the first contact line (a phone,
     an address, a link) with the name and title lines above it, everything down; else, bottom-up, a block
     of signature lines at the end. Then the short sign-off above it ("Met vriendelijke groet," / "Warmly,").
-    The customer's first line always stays."""
+    ``first_content``: the index of the customer's first line (after greetings), which always stays."""
     end = len(lines)
     while end and not lines[end - 1]:
         end -= 1
-    first_content = next((i for i, line in enumerate(lines) if line and not _is_opening_line(line)), end)
+    first_content = min(first_content, end)
     contact = next((i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None)
     if contact is not None:
         cut = contact
@@ -400,12 +449,17 @@ def _drop_trailing_signature(lines: list[str]) -> list[str]:
 
 def _is_opening_line(line: str) -> bool:
     """A greeting or pleasantry: what can come before the customer's first words."""
+    head = line[:16].lower()
+    if not head.startswith(_OPENING_STARTS):
+        return False
     return bool(_GREETING_LINE_RE.match(line) or _PLEASANTRY_RE.match(line))
 
 
-def _newest_message_lines(lines: list[str]) -> list[str]:
+def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
+    """The lines of the newest message, and the index among them of its first line that is more than a
+    greeting or a pleasantry (``len`` of them when there is none)."""
     kept: list[str] = []
-    has_content = False  # a kept line that is more than a greeting or a pleasantry
+    first_content = -1
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -414,7 +468,8 @@ def _newest_message_lines(lines: list[str]) -> list[str]:
             kept.append(line)
             continue
         lowered = line.lower()
-        first_word = lowered.split(None, 1)[0].strip(",.!:;*()")
+        words = lowered.split()
+        first_word = words[0].strip(",.!:;*()")
         # Cheap gates first: most lines are plain prose and need no regex at all.
         if line[0] in _MARKER_FIRST_CHARS or first_word in _MARKER_FIRST_WORDS or line.endswith(":"):
             if _history_starts_at(lines, index - 1):
@@ -431,19 +486,21 @@ def _newest_message_lines(lines: list[str]) -> list[str]:
             _CLIENT_BOILERPLATE_RE.search(line)
         ):
             continue
-        if first_word in _SIGN_OFF_FIRST_WORDS and _SIGN_OFF_RE.match(line):
-            if has_content or _signature_follows(lines, index):
+        sign_off = _SIGN_OFF_BY_FIRST_WORD.get(first_word)
+        if sign_off is not None and sign_off.match(line):
+            if first_content >= 0 or _signature_follows(lines, index):
                 break  # a sign-off ends the message; a name and titles follow
             continue  # "Thanks!" before the customer's first words opens the message: read on
-        if _DISCLAIMER_HINT_RE.search(lowered) and _is_disclaimer(line):
-            if has_content:
+        if not _DISCLAIMER_HINT_WORDS.isdisjoint(words) and _is_disclaimer(line):
+            if first_content >= 0:
                 break
             while index < len(lines) and lines[index]:  # a banner above the message: skip its paragraph
                 index += 1
             continue
+        if first_content < 0 and not _is_opening_line(line):
+            first_content = len(kept)
         kept.append(line)
-        has_content = has_content or not _is_opening_line(line)
-    return kept
+    return kept, first_content if first_content >= 0 else len(kept)
 
 
 def _signature_follows(lines: list[str], index: int) -> bool:
@@ -513,26 +570,25 @@ def _strip_greetings(lines: list[str]) -> list[str]:
 
 
 def clean_subject(subject: str) -> str:
-    """The subject without reply/forward prefixes and tags; empty when it says nothing about the case."""
+    """The subject when it says something about the case: empty when it is generic ("Question", "Request
+    for assistance") or belongs to a thread (a reply or a forward: "Re: direct debit" names what an older
+    message was about, and a reply's news is in its body); tags and case references removed."""
     if not subject:
         return ""
     cleaned = _clean_blanks(subject[:500]).strip()
-    attempts = 5 if (":" in cleaned or "[" in cleaned) else 0  # "RE: FW: [EXT] RE: ...", bounded
-    for _ in range(attempts):
-        prefix = _SUBJECT_PREFIX_RE.match(cleaned)  # never empty: it ends with ":" or "]"
-        if prefix is None:
-            break
-        cleaned = cleaned[prefix.end() :].strip()
-    if any(character.isdigit() or character in "[#" for character in cleaned):
+    while (tag := _SUBJECT_TAG_RE.match(cleaned)) is not None:  # each pass removes at least "[]"
+        cleaned = cleaned[tag.end() :]
+    if _SUBJECT_REPLY_RE.match(cleaned):
+        return ""
+    if _SUBJECT_REFERENCE_HINT_RE.search(cleaned):
         cleaned = " ".join(_SUBJECT_REFERENCE_RE.sub(" ", cleaned).split()).strip(" -:|")
-    words = _SUBJECT_WORD_RE.findall(cleaned.lower())
-    return "" if all(word in _GENERIC_SUBJECT_WORDS for word in words) else cleaned
+    return "" if _GENERIC_SUBJECT_WORDS.issuperset(_SUBJECT_WORD_RE.findall(cleaned.lower())) else cleaned
 
 
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
-    kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(_newest_message_lines(lines))))
+    kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(*_newest_message_lines(lines))))
     message = "\n".join(kept)
     if "\n\n\n" in message:
         message = _BLANK_LINES_RE.sub("\n\n", message)
