@@ -181,7 +181,7 @@ _DISCLAIMER_HINT_WORDS = _with_punctuation(
     malware liability registered company outside caution caution: error transmitted attachments often click
     clicking links guaranteed environment print printing proprietary prohibited strictly notice notice: aviso
     destinataire destinataires destinatario destinatarios vertraulich vertrauliche haftungsausschluss
-    messaggio bericht e-post [external [external] external sender vigilant phish""".split()
+    messaggio bericht e-post pièces learn [external [external] external sender vigilant phish""".split()
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
