@@ -205,7 +205,8 @@ def wrapped_emails(draw: st.DrawFn) -> tuple[str, str]:
                 "",
                 f"-- \nJane {marker}",
                 f"Sent from my iPhone\n{marker}",
-                f"Jane Doe\nHead of {marker.title()}\nT: +44 (0)20 7946 0958 | M: 07700 900461\nwww.{marker}.example",
+                f"Jane Doe\nHead of {marker.title()}\nT: +44 (0)20 7946 0958 | M: 07700 900461\n"
+                f"www.{marker}.example",
             ]
         )
     )
@@ -267,7 +268,9 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
     marker = data.draw(st.sampled_from(_MARKER_WORDS))
     old = f"{data.draw(_SENTENCE)} {marker}"
     header = data.draw(
-        st.sampled_from(["On Tue, 4 Jun 2024, Jane <j@x.com> wrote:", "Am 4. Juni 2024 um 10:02 schrieb Jane <j@x.com>:"])
+        st.sampled_from(
+            ["On Tue, 4 Jun 2024, Jane <j@x.com> wrote:", "Am 4. Juni 2024 um 10:02 schrieb Jane <j@x.com>:"]
+        )
     )
     body = f"{header}\n> {old}\n>\n> Jane\n\n{newest}\n\nThanks,\nSam"
     message = newest_message(body)
@@ -284,11 +287,27 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
         (f"Hi,\n\nThanks!\n\n{NEWEST}\n\nSam", "a thanks line opens the message"),
         (f"Dear Madam/Sir,\n\nMany thanks.\n\n{NEWEST}", "thanks after a greeting with a slash"),
         (f"{NEWEST}\n\n##- Please type your reply above this line -##\n\n{OLD}", "help-desk marker"),
-        (f"{NEWEST}\n\nAm Do., 6. März 2025 um 17:21 Uhr schrieb Jane <jane@x.com>:\n\n{OLD}", "German attribution"),
-        (f"{NEWEST}\n\nVan: Jane Doe\nVerzonden: maandag 3 juni 2024 10:02\nAan: Bank\n\n{OLD}", "Dutch header block"),
-        (f"{NEWEST}\n\nMet vriendelijke groet,\nJane Doe\nHead of Procurement\nNorthwind Traders Ltd", "any-language sign-off"),
-        (f"{NEWEST}\n\nJane Doe\nTel +49 30 901820 | Fax +49 30 901821\nPlease note I work Monday to Thursday.", "contact block"),
-        (f"{NEWEST}\n\nKind regards,\n\nJane\n\nOwner\n\nwww.example.com", "HTML signature, one div per line"),
+        (
+            f"{NEWEST}\n\nAm Do., 6. März 2025 um 17:21 Uhr schrieb Jane <jane@x.com>:\n\n{OLD}",
+            "German attribution",
+        ),
+        (
+            f"{NEWEST}\n\nVan: Jane Doe\nVerzonden: maandag 3 juni 2024 10:02\nAan: Bank\n\n{OLD}",
+            "Dutch header block",
+        ),
+        (
+            f"{NEWEST}\n\nMet vriendelijke groet,\nJane Doe\nHead of Procurement\nNorthwind Traders Ltd",
+            "any-language sign-off",
+        ),
+        (
+            f"{NEWEST}\n\nJane Doe\nTel +49 30 901820 | Fax +49 30 901821\n"
+            "Please note I work Monday to Thursday.",
+            "contact block",
+        ),
+        (
+            f"{NEWEST}\n\nKind regards,\n\nJane\n\nOwner\n\nwww.example.com",
+            "HTML signature, one div per line",
+        ),
         (f"{NEWEST}\n\nty x\nsam", "kiss and a lower-case name"),
         (
             "CAUTION: This email originated from outside of the organization. Do not click links.\n\n"
@@ -296,7 +315,8 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
             "security banner above the greeting",
         ),
         (
-            f"{NEWEST}\n\nTHIS E-MAIL AND ANY FILES TRANSMITTED WITH IT ARE PROPRIETARY AND MAY BE PRIVILEGED.\n{OLD}",
+            f"{NEWEST}\n\nTHIS E-MAIL AND ANY FILES TRANSMITTED WITH IT ARE PROPRIETARY AND MAY BE "
+            f"PRIVILEGED.\n{OLD}",
             "disclaimer in capitals",
         ),
         (f"{NEWEST}\n\n[image: Northwind logo]", "inline image placeholder"),

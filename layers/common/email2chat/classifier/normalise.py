@@ -26,11 +26,23 @@ MAX_MESSAGE_CHARS = 4_000  # what the model reads: the opening of the newest mes
 _STUB_WORDS = 4  # a text part with fewer words than this may be a stub: the HTML part is read too
 
 
+def _words(text: str) -> frozenset[str]:
+    """The words of a whitespace-separated list (long lists read best as text)."""
+    return frozenset(text.split())
 
-def _with_punctuation(words: list[str]) -> frozenset[str]:
-    """``words`` as ``str.split`` finds them in running text: bare, or with punctuation on either side."""
+
+def _phrases(text: str) -> tuple[str, ...]:
+    """The phrases of a ``|``-separated list."""
+    return tuple(phrase.strip() for phrase in text.split("|"))
+
+
+def _with_punctuation(text: str) -> frozenset[str]:
+    """The words of ``text`` as ``str.split`` finds them in running text: bare, or with punctuation on
+    either side."""
     return frozenset(
-        variant for word in words for variant in (word, *(word + mark for mark in ",.!?;:)"), "(" + word)
+        variant
+        for word in text.split()
+        for variant in (word, *(word + mark for mark in ",.!?;:)"), "(" + word)
     )
 
 
@@ -61,7 +73,9 @@ _SPACES_RE = re.compile(
 _SPACE_RUN_RE = re.compile("  +")
 # --- quoted history -------------------------------------------------------------------------------
 _WROTE_VERBS = r"(wrote|a écrit|schrieb|escribió|schreef|ha scritto|skrev|escreveu|napisał|kirjoitti)"
-_ON_WROTE_RE = re.compile(r"^(on|le|am|el|op|il|den|em|w|dnia)\b.{0,300}\b" + _WROTE_VERBS + r"\s*:?\s*$", re.I)
+_ON_WROTE_RE = re.compile(
+    r"^(on|le|am|el|op|il|den|em|w|dnia)\b.{0,300}\b" + _WROTE_VERBS + r"\s*:?\s*$", re.I
+)
 _ON_START_RE = re.compile(r"^(on|le|am|el|op|il|den|em|w|dnia)\s.{0,200}$", re.I)
 _WROTE_END_RE = re.compile(r"\b" + _WROTE_VERBS + r"\s*:\s*$", re.I)
 # Any language: a line that names an address and ends with a colon introduces what that address wrote
@@ -84,7 +98,9 @@ _HEADER_STRONG_RE = re.compile(r"^\*?(from|von|de)\*?\s*:", re.I)
 # A header block in any language: a "From" line and "Label: value" lines under it ("Från: / Skickat: / Till:",
 # "Van: / Verzonden: / Aan:", "De: / Enviado el: / Para:"); a label is one or two words.
 _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
-_FROM_LABEL_RE = re.compile(r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I)
+_FROM_LABEL_RE = re.compile(
+    r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
+)
 _QUOTE_LINE_RE = re.compile(r"^\s*>")
 # Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub.
 _CLIENT_BOILERPLATE_RE = re.compile(
@@ -104,23 +120,23 @@ _SENT_FROM_RE = re.compile(
 )
 # Sign-offs in the languages customers write in; a line is a sign-off when it is one of these and at most a
 # name (``_SIGN_OFF_RE``). A signature without any of them is caught bottom-up (``_drop_trailing_signature``).
-_SIGN_OFF_PHRASES = (
-    "thanks", "thank you", "thanks so much", "thank you so much", "thanks a lot", "thanks a million",
-    "thanks very much", "thank you very much", "many thanks", "thanks again", "thanks in advance",
-    "thank you in advance", "many thanks in advance", "thanks for your help", "thank you for your help",
-    "thanks for your time", "thank you for your time", "thanks and regards", "thanks & regards", "thx", "ty",
-    "tia", "much appreciated", "with appreciation", "with gratitude", "regards", "best regards",
-    "kind regards", "kindest regards", "warm regards", "warmest regards", "warmly", "best wishes",
-    "warm wishes", "with thanks", "with regards", "respectfully", "respectfully yours", "sincerely",
-    "yours sincerely", "sincerely yours", "yours truly", "yours faithfully", "faithfully", "best", "all the best",
-    "cheers", "cheers mate", "ta", "take care", "br", "rgds", "kr", "looking forward to hearing from you",
-    "hope to hear from you soon", "talk soon", "speak soon", "peace", "love", "xoxo", "stay safe",
-    "mit freundlichen grüßen", "freundliche grüße", "viele grüße", "liebe grüße", "beste grüße", "lg", "mfg",
-    "cordialement", "bien cordialement", "bien à vous", "saludos", "saludos cordiales", "un saludo",
-    "atentamente", "atenciosamente", "cumprimentos", "cordiali saluti", "distinti saluti", "saluti",
-    "met vriendelijke groet", "met vriendelijke groeten", "vriendelijke groet", "groetjes", "groeten",
-    "med vänlig hälsning", "vänliga hälsningar", "mvh", "mvg", "m.v.g.", "med venlig hilsen", "hilsen", "pozdrawiam",
-    "s pozdravem", "ystävällisin terveisin", "terveisin",
+_SIGN_OFF_PHRASES = _phrases(
+    """thanks | thank you | thanks so much | thank you so much | thanks a lot | thanks a million |
+    thanks very much | thank you very much | many thanks | thanks again | thanks in advance |
+    thank you in advance | many thanks in advance | thanks for your help | thank you for your help |
+    thanks for your time | thank you for your time | thanks and regards | thanks & regards | thx | ty |
+    tia | much appreciated | with appreciation | with gratitude | regards | best regards |
+    kind regards | kindest regards | warm regards | warmest regards | warmly | best wishes |
+    warm wishes | with thanks | with regards | respectfully | respectfully yours | sincerely |
+    yours sincerely | sincerely yours | yours truly | yours faithfully | faithfully | best |
+    all the best | cheers | cheers mate | ta | take care | br | rgds | kr |
+    looking forward to hearing from you | hope to hear from you soon | talk soon | speak soon | peace |
+    love | xoxo | stay safe | mit freundlichen grüßen | freundliche grüße | viele grüße | liebe grüße |
+    beste grüße | lg | mfg | cordialement | bien cordialement | bien à vous | saludos |
+    saludos cordiales | un saludo | atentamente | atenciosamente | cumprimentos | cordiali saluti |
+    distinti saluti | saluti | met vriendelijke groet | met vriendelijke groeten | vriendelijke groet |
+    groetjes | groeten | med vänlig hälsning | vänliga hälsningar | mvh | mvg | m.v.g. |
+    med venlig hilsen | hilsen | pozdrawiam | s pozdravem | ystävällisin terveisin | terveisin"""
 )
 _SIGN_OFF_TAIL = (
     r"(\s+(and|&)\s+(regards|best|kind regards|best wishes|thanks))?"
@@ -142,9 +158,9 @@ _SIGN_OFF_BY_FIRST_WORD = {
     for first in {phrase.split()[0] for phrase in _SIGN_OFF_PHRASES}
 }
 
-# Disclaimers and banners. A strong cue is phrasing a customer does not write about their own problem (it talks
-# about the message itself, viruses, registered offices, external senders); weak cues ("intended recipient",
-# "unauthorised use") are also how customers describe fraud, so one alone is not enough.
+# Disclaimers and banners. A strong cue is phrasing a customer does not write about their own problem (it
+# talks about the message itself, viruses, registered offices, external senders); weak cues ("intended
+# recipient", "unauthorised use") are also how customers describe fraud, so one alone is not enough.
 _DISCLAIMER_RE = re.compile(
     r"intended (solely |only |exclusively )?for the (exclusive )?(use of the )?"
     r"(individual|addressee|named|person|recipient|entity)|"
@@ -161,8 +177,9 @@ _DISCLAIMER_RE = re.compile(
     r"computer viruses|scanned for (viruses|malware)|accepts no liability|"
     r"registered (in (england|scotland|ireland)|office)|company (no|number|registration)\b|"
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
-    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|external sender|"
-    r"phish alert|be vigilant|^(caution|warning|attention)\W{0,3}(this )?(e-?mail|message)? ?(is from|from|originated)|"
+    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|"
+    r"external sender|phish alert|be vigilant|"
+    r"^(caution|warning|attention)\W{0,3}(this )?(e-?mail|message)? ?(is from|from|originated)|"
     r"don't often get email from|learn why this is important|"
     r"aviso legal|avis de confidentialit|haftungsausschluss|(sont|est) confidentiel|pièces jointes|"
     r"destinataire|destinatario|vertraulich|questo messaggio|dit bericht|denna e-?post",
@@ -176,27 +193,27 @@ _WEAK_DISCLAIMER_RE = re.compile(
 # A disclaimer or banner line has one of these words (a set lookup over the line's words is ~10x cheaper
 # than one search for all the cues; most lines have none of them).
 _DISCLAIMER_HINT_WORDS = _with_punctuation(
-    """intended confidential confidentiality confidentialité confidentiel confidentiels confidencial disclaimer
-    disclaimer: privileged unauthorised unauthorized recipient recipients addressee addressees virus viruses
-    malware liability registered company outside caution caution: error transmitted attachments often click
-    clicking links guaranteed environment print printing proprietary prohibited strictly notice notice: aviso
-    destinataire destinataires destinatario destinatarios vertraulich vertrauliche haftungsausschluss
-    messaggio bericht e-post pièces learn [external [external] external sender vigilant phish""".split()
+    """intended confidential confidentiality confidentialité confidentiel confidentiels confidencial
+    disclaimer disclaimer: privileged unauthorised unauthorized recipient recipients addressee
+    addressees virus viruses malware liability registered company outside caution caution: error
+    transmitted attachments often click clicking links guaranteed environment print printing proprietary
+    prohibited strictly notice notice: aviso destinataire destinataires destinatario destinatarios
+    vertraulich vertrauliche haftungsausschluss messaggio bericht e-post pièces learn [external
+    [external] external sender vigilant phish"""
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
 _MARKER_FIRST_CHARS = frozenset("-_=>—*#[")
-_MARKER_FIRST_WORDS = frozenset(
-    {"on", "le", "am", "el", "op", "il", "den", "em", "w", "dnia", "from", "von", "de", "van", "da", "från", "fra",
-     "frá", "od", "begin", "forwarded", "sent", "get", "envoyé", "verstuurd", "enviado", "inviato", "skickat",
-     "sendt", "wysłane", "lähetetty", "inizio", "mensaje", "mensagem", "weitergeleitete", "message",
-     "doorgestuurd", "vidarebefordrat"}
+_MARKER_FIRST_WORDS = _words(
+    """on le am el op il den em w dnia from von de van da från fra frá od begin forwarded sent get envoyé
+    verstuurd enviado inviato skickat sendt wysłane lähetetty inizio mensaje mensagem weitergeleitete message
+    doorgestuurd vidarebefordrat"""
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
 _GREETING_LINE_RE = re.compile(
-    r"^(hi|hello|hey|hiya|heya|howdy|yo|dear|greetings|good (morning|afternoon|evening|day)|morning|afternoon|"
-    r"evening|to whom it may concern|to the [\w ]{1,30}team|bonjour|hallo|hola|ciao|hej|salut)"
+    r"^(hi|hello|hey|hiya|heya|howdy|yo|dear|greetings|good (morning|afternoon|evening|day)|morning|"
+    r"afternoon|evening|to whom it may concern|to the [\w ]{1,30}team|bonjour|hallo|hola|ciao|hej|salut)"
     r"(\s+[\w'.&/-]+){0,4}\s*[,.!:;]?\s*$",
     re.I,
 )
@@ -214,20 +231,44 @@ _PLEASANTRY_RE = re.compile(
     r"^(i )?hope you('re| are) (having|doing) (a )?(good|great|well)[^.!?]{0,30}[.!]\s*|"
     # well-wishing, not asking: "Hope you had a good weekend.", "Trust you are well.", "Happy new year!"
     r"^(i )?(hope|trust) (you|you're|you are|all|all is|everyone|everyone is|your (day|week|weekend))"
-    r"( are| is| have| had| were| been| keeping| doing)* (well|good|great|fine|safe|ok|okay|a (good|great|nice|"
-    r"lovely)|enjoying|having)\b[^.!?]{0,30}[.!]\s*|"
+    r"( are| is| have| had| were| been| keeping| doing)* "
+    r"(well|good|great|fine|safe|ok|okay|a (good|great|nice|lovely)|enjoying|having)\b[^.!?]{0,30}[.!]\s*|"
     r"^happy (new year|holidays|friday|monday|easter|christmas|thanksgiving)[^.!?]{0,20}[.!]\s*",
     re.I,
 )
 # What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
 _OPENING_STARTS = (
-    "hi", "hello", "hey", "howdy", "yo", "dear", "greetings", "good ", "morning", "afternoon", "evening",
-    "to ", "bonjour", "hallo", "hola", "ciao", "hej", "salut", "sorry", "apologies", "i hope", "i trust", "hope",
-    "trust", "happy",
+    "hi",
+    "hello",
+    "hey",
+    "howdy",
+    "yo",
+    "dear",
+    "greetings",
+    "good ",
+    "morning",
+    "afternoon",
+    "evening",
+    "to ",
+    "bonjour",
+    "hallo",
+    "hola",
+    "ciao",
+    "hej",
+    "salut",
+    "sorry",
+    "apologies",
+    "i hope",
+    "i trust",
+    "hope",
+    "trust",
+    "happy",
 )
 _LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
-_SUBJECT_REPLY_RE = re.compile(r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc)\s*(\[\d+\])?\s*:\s*", re.I)
+_SUBJECT_REPLY_RE = re.compile(
+    r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc)\s*(\[\d+\])?\s*:\s*", re.I
+)
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
     r"\[?\bref:[^\]\s]*\]?|\b(case|ticket|ref|reference|request|order)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|"
@@ -237,14 +278,14 @@ _SUBJECT_REFERENCE_RE = re.compile(
 # A subject made only of these words says nothing about the case ("Question", "Account help please",
 # "Request for assistance", "We've updated your request", "Urgent issue"); one other word makes it informative
 # ("Card stolen", "Account blocked").
-_GENERIC_SUBJECT_WORDS = frozenset(
+_GENERIC_SUBJECT_WORDS = _words(
     """no subject question questions query queries help needed need needs please support request requests
-    enquiry enquiries inquiry inquiries hello hi hey dear issue issues problem problems urgent urgently important
-    account accounts my follow followup following up contact us customer customers service services message
-    messages feedback your our the a an about with for regarding re on in of to and from case ticket update
-    updated updates we we've have has been reference ref number assistance assist banking bank card cards
-    complaint quick one team info information matter concern concerns reply response recent new me i is
-    asap attention action required""".split()
+    enquiry enquiries inquiry inquiries hello hi hey dear issue issues problem problems urgent urgently
+    important account accounts my follow followup following up contact us customer customers service
+    services message messages feedback your our the a an about with for regarding re on in of to and
+    from case ticket update updated updates we we've have has been reference ref number assistance
+    assist banking bank card cards complaint quick one team info information matter concern concerns
+    reply response recent new me i is asap attention action required"""
 )
 _SUBJECT_WORD_RE = re.compile(r"[a-z']+")
 _SUBJECT_REFERENCE_HINT_RE = re.compile(r"[\d\[#]")
@@ -332,7 +373,12 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
     line = lines[index]
     if _SEPARATOR_RE.match(line) or _ON_WROTE_RE.match(line) or _REPLY_ABOVE_RE.search(line):
         return True
-    if line.endswith(":") and "@" in line and _ADDRESS_ATTRIBUTION_RE.search(line) and _DATE_OR_TIME_RE.search(line):
+    if (
+        line.endswith(":")
+        and "@" in line
+        and _ADDRESS_ATTRIBUTION_RE.search(line)
+        and _DATE_OR_TIME_RE.search(line)
+    ):
         return True
     if _ON_START_RE.match(line):  # "On Mon, 3 Jun 2024 at 10:02, Jane <jane@x" / "x.com> wrote:" (wrapped)
         return any(_WROTE_END_RE.search(following) for following in lines[index + 1 : index + 3])
@@ -364,18 +410,18 @@ def _quoted_block_end(lines: list[str], index: int) -> int | None:
 # What a line of the customer's own prose has and a name, title, company or address line does not.
 _PROSE_WORDS = _with_punctuation(
     "i i'm im i've i'd me my we our us you your it it's is was are were am be been have has had can can't "
-    "cannot could would will won't do did does don't didn't doesn't not please someone there".split()
+    "cannot could would will won't do did does don't didn't doesn't not please someone there"
 )
-_PARTICLES = frozenset("of and the at for de van von der den la le di da du y e del des & in".split())
+_PARTICLES = _words("of and the at for de van von der den la le di da du y e del des & in")
 _CONTACT_HINT_RE = re.compile(r"[\d@\[|•·]")  # one character class: the regex engine scans for it fast
 _CONTACT_RE = re.compile(
-    r"(\+|\(\d|\b\d{2,5}\)?[ .-])\d[\d ().-]{4,}\d|"  # a phone number: "+44 20", "(415) 555-", "020 7946 0123"
+    r"(\+|\(\d|\b\d{2,5}\)?[ .-])\d[\d ().-]{4,}\d|"  # a phone: "+44 20", "(415) 555-", "020 7946 0123"
     r"\S@[\w-]+\.\w|\[(image|cid|logo)|"  # an address, an inline image
     r"^(t|m|p|f|e|tel|phone|mobile|mob|cell|fax|direct|office|email|e-mail)\s*[:.]\s*\S|"
     r" [|•·] ",  # "Title | Company | City"
     re.I,
 )
-_BULLET_FIRST_CHARS = frozenset("-*•–·")
+_BULLET_FIRST_CHARS = frozenset("-*•\u2013·")  # \u2013: en dash
 _MAX_SIGNATURE_LINES = 12
 
 
@@ -412,15 +458,18 @@ def _is_signature_line(line: str) -> bool:
 
 
 def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
-    """The signature, whatever the language and without a known sign-off: from the first contact line (a phone,
-    an address, a link) with the name and title lines above it, everything down; else, bottom-up, a block
-    of signature lines at the end. Then the short sign-off above it ("Met vriendelijke groet," / "Warmly,").
+    """The signature, whatever the language and without a known sign-off: from the first contact line (a
+    phone, an address, a link) with the name and title lines above it, everything down; else, bottom-up, a
+    block of signature lines at the end. Then the short sign-off above it ("Met vriendelijke groet,",
+    "Warmly,").
     ``first_content``: the index of the customer's first line (after greetings), which always stays."""
     end = len(lines)
     while end and not lines[end - 1]:
         end -= 1
     first_content = min(first_content, end)
-    contact = next((i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None)
+    contact = next(
+        (i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None
+    )
     if contact is not None:
         cut = contact
         while cut - 1 > first_content and (not lines[cut - 1] or _is_signature_line(lines[cut - 1])):
@@ -525,7 +574,8 @@ _CLOSING_COURTESY_RE = re.compile(
     r"(i )?(would |'d )?(really |greatly )?appreciate (it|your|any|a) ?(help|assistance|time|support|"
     r"(quick |prompt )?(reply|response|call|call back|callback))?|"
     r"(i('m| am) )?(looking forward|waiting|hoping|hope) (to|for) (hearing (back )?from you|hear(ing)? back|"
-    r"your (prompt |quick |early )?(reply|response|answer|help)|a (reply|response|quick reply|quick response))"
+    r"your (prompt |quick |early )?(reply|response|answer|help)|"
+    r"a (reply|response|quick reply|quick response))"
     r"( soon)?|"
     r"(i('m| am) )?awaiting your (prompt |quick |early )?(reply|response|answer)|"
     r"(i )?hope you (can|are able to|will be able to) help( me)?( with this)?|"
