@@ -320,6 +320,31 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
             "disclaimer in capitals",
         ),
         (f"{NEWEST}\n\n[image: Northwind logo]", "inline image placeholder"),
+        (
+            f"{NEWEST}\n\nGesendet: Dienstag, 13. Mai 2024 um 19:42 Uhr\nVon: Bank <care@bank.example>\n"
+            f"An: Jane <j@x.com>\nBetreff: Ihre Anfrage\n\n{OLD}",
+            "header keys in another order and language",
+        ),
+        (f"{NEWEST}\n\nSent with Proton Mail secure email.", "sent with an app"),
+        (
+            f"CAUTION: External email. Take care with links and attachments.\n\nHello,\n\n{NEWEST}",
+            "caution banner",
+        ),
+        (
+            "Mrs W. Coles\nFlat 2, Belmont Court\nBicester\nOX26 6JT\n\n26th December 2025\n\n"
+            f"Dear Sir/Madam,\n\n{NEWEST}\n\nYours faithfully,\n\nWinifred Coles (Mrs)",
+            "a letter's heading above the greeting",
+        ),
+        (
+            f"{NEWEST}\n\nOn Mon, 3 Jun 2024, Bank <care@bank.example> wrote:\n> {OLD}\n\n"
+            "Ta wiadomość może zawierać informacje poufne.",
+            "a gateway footer under the quote of a top-posted reply",
+        ),
+        (
+            "New enquiry submitted via bank.example/contact-us\n\nName: Jane Doe\nEmail: j@x.com\n"
+            f"Phone: 07700 900461\nTopic: Cards\nMessage:\n{NEWEST}\n\n---\nSubmitted from IP 81.2.69.154",
+            "a contact form relayed by e-mail",
+        ),
     ],
 )
 def test_newest_message_survives_in_real_mail_shapes(body: str, label: str) -> None:
@@ -362,3 +387,16 @@ def test_leaked_quoted_printable_is_decoded() -> None:
 )
 def test_subjects_made_of_generic_words_and_references_say_nothing(subject: str, expected: str) -> None:
     assert clean_subject(subject) == expected
+
+
+def test_a_bottom_posted_html_reply_is_read_under_the_quote() -> None:
+    html = (
+        "<div class='gmail_quote'><div>On Fri, Bank wrote:</div><blockquote class='gmail_quote'>"
+        f"<div>{OLD}</div></blockquote></div><div>{NEWEST}</div>"
+    )
+    assert normalise_email(html=html).message == NEWEST
+
+
+@pytest.mark.parametrize("body", ["See underneath.\n\ncancel\n\nRegards\nNiamh", "hey ai cancel it now"])
+def test_a_short_ask_is_never_stripped_away(body: str) -> None:
+    assert "cancel" in newest_message(body)

@@ -62,6 +62,7 @@ _BLOCK_TAG_RE = re.compile(  # the most common names first: a name is tried only
     r"</?(?:p|br|div|td|tr|table|th|li|ul|ol|h[1-6]|hr|pre|section|article|header|footer)\b[^<>]{0,2000}>",
     re.I,
 )
+_WORD_CHAR_RE = re.compile(r"[^\W_]")
 _ANY_TAG_RE = re.compile(r"<[!/?a-zA-Z][^<>]{0,2000}>")
 
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
@@ -91,10 +92,14 @@ _SEPARATOR_RE = re.compile(
 )
 # Help desks put a marker above the history of a ticket ("##- Please type your reply above this line -##").
 _REPLY_ABOVE_RE = re.compile(r"(reply|write|respond)\b.{0,20}\babove this line", re.I)
+# The keys of a quoted header block, in the languages mail clients write them (any order: GMX puts "Gesendet:"
+# before "Von:").
 _HEADER_RE = re.compile(
-    r"^\*?(from|sent|to|cc|bcc|date|subject|reply-to|von|de|envoyé|gesendet)\*?\s*:", re.I
+    r"^\*?(from|sent|to|cc|bcc|date|subject|reply-to|von|gesendet|an|betreff|datum|de|envoyé|à|objet|"
+    r"para|enviado( el)?|asunto|fecha|van|verzonden|aan|onderwerp|da|inviato|a|oggetto|data|från|skickat|"
+    r"till|ämne|od|wysłano|do|temat)\*?\s*:",
+    re.I,
 )
-_HEADER_STRONG_RE = re.compile(r"^\*?(from|von|de)\*?\s*:", re.I)
 # A header block in any language: a "From" line and "Label: value" lines under it ("Från: / Skickat: / Till:",
 # "Van: / Verzonden: / Aan:", "De: / Enviado el: / Para:"); a label is one or two words.
 _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
@@ -115,7 +120,8 @@ _SENT_FROM_RE = re.compile(
     r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent (via|using) \S+( \S+){0,2}|"
     r"envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet|verstuurd (vanaf|van) mijn \S.{0,30}|"
     r"enviado (desde|do|de) (mi|meu|o meu) \S.{0,30}|inviato da \S.{0,30}|skickat från min \S.{0,30}|"
-    r"sendt fra min \S.{0,30}|wysłane z (mojego|mojej) \S.{0,30}|lähetetty \S.{0,30})$",
+    r"sendt fra min \S.{0,30}|wysłane z \S.{0,30}|lähetetty \S.{0,30}|sent with \S.{0,40}|"
+    r"gesendet (mit|von) \S.{0,40}|enviado con \S.{0,40})$",
     re.I,
 )
 # Sign-offs in the languages customers write in; a line is a sign-off when it is one of these and at most a
@@ -178,7 +184,8 @@ _DISCLAIMER_RE = re.compile(
     r"registered (in (england|scotland|ireland)|office)|company (no|number|registration)\b|"
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
     r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|"
-    r"external sender|phish alert|be vigilant|"
+    r"external sender|phish alert|be vigilant|^\W{0,3}external\b|(with|clicking|click) links (and|or) "
+    r"(open(ing)? )?attachments|virus-free|"
     r"^(caution|warning|attention)\W{0,3}(this )?(e-?mail|message)? ?(is from|from|originated)|"
     r"don't often get email from|learn why this is important|"
     r"aviso legal|avis de confidentialit|haftungsausschluss|(sont|est) confidentiel|pièces jointes|"
@@ -199,7 +206,7 @@ _DISCLAIMER_HINT_WORDS = _with_punctuation(
     transmitted attachments often click clicking links guaranteed environment print printing proprietary
     prohibited strictly notice notice: aviso destinataire destinataires destinatario destinatarios
     vertraulich vertrauliche haftungsausschluss messaggio bericht e-post pièces learn [external
-    [external] external sender vigilant phish"""
+    [external] external sender vigilant phish virus-free"""
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
@@ -207,7 +214,7 @@ _MARKER_FIRST_CHARS = frozenset("-_=>—*#[")
 _MARKER_FIRST_WORDS = _words(
     """on le am el op il den em w dnia from von de van da från fra frá od begin forwarded sent get envoyé
     verstuurd enviado inviato skickat sendt wysłane lähetetty inizio mensaje mensagem weitergeleitete message
-    doorgestuurd vidarebefordrat"""
+    doorgestuurd vidarebefordrat gesendet"""
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
@@ -265,6 +272,13 @@ _OPENING_STARTS = (
     "happy",
 )
 _LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
+# A contact form's free-text field, after at least two other "Label: value" fields.
+_FORM_MESSAGE_FIELD_RE = re.compile(
+    r"^(message|your message|comments?|enquiry|inquiry|details|description|question|query|how can we help\??)"
+    r"\s*:\s*(.*)$",
+    re.I,
+)
+_MAX_FORM_FIELDS = 20
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
 _SUBJECT_REPLY_RE = re.compile(
     r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc)\s*(\[\d+\])?\s*:\s*", re.I
@@ -337,13 +351,23 @@ def _drop_invisible_blocks(markup: str) -> str:
 def html_to_text(markup: str) -> str:
     """Strip HTML in a few linear passes: comments and invisible blocks (script, style, head) out, the
     document cut where quoted history starts (``<blockquote>``, Gmail / Yahoo / Thunderbird / Outlook reply
-    containers: a reply's newest message comes before them), block tags to line breaks, other tags out."""
+    containers: a reply's newest message comes before them, or after the last ``</blockquote>`` when nothing
+    does), block tags to line breaks, other tags out."""
     markup = _drop_invisible_blocks(_drop_comments(markup[:MAX_HTML_CHARS]))
     quote = _HTML_QUOTE_START_RE.search(markup)
     if quote is not None:
-        markup = markup[: quote.start()]
-    text = _ANY_TAG_RE.sub("", _BLOCK_TAG_RE.sub("\n", markup))
-    return html_lib.unescape(text)
+        above = _markup_text(markup[: quote.start()])
+        below = markup.rfind("</blockquote>")
+        if (
+            _WORD_CHAR_RE.search(above) is None and below > quote.start()
+        ):  # bottom-posted: the reply is under it
+            return _markup_text(markup[below:])
+        return above
+    return _markup_text(markup)
+
+
+def _markup_text(markup: str) -> str:
+    return html_lib.unescape(_ANY_TAG_RE.sub("", _BLOCK_TAG_RE.sub("\n", markup)))
 
 
 def _clean_blanks(text: str) -> str:
@@ -382,11 +406,12 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
         return True
     if _ON_START_RE.match(line):  # "On Mon, 3 Jun 2024 at 10:02, Jane <jane@x" / "x.com> wrote:" (wrapped)
         return any(_WROTE_END_RE.search(following) for following in lines[index + 1 : index + 3])
-    if _FROM_LABEL_RE.match(line):  # a "From:" line followed by other header lines is a quoted header block
-        block = [candidate for candidate in lines[index + 1 : index + 6] if candidate][:3]
-        return any(_HEADER_RE.match(candidate) for candidate in block) or (
-            len(block) >= 2 and all(_LABEL_LINE_RE.match(candidate) for candidate in block[:2])
-        )
+    if _HEADER_RE.match(line):  # header lines, one of them the sender's: a quoted header block
+        block = [candidate for candidate in lines[index : index + 6] if candidate][:4]
+        headers = [candidate for candidate in block if _HEADER_RE.match(candidate)]
+        if _FROM_LABEL_RE.match(line):
+            return len(headers) >= 2 or (len(block) >= 3 and all(map(_LABEL_LINE_RE.match, block[1:3])))
+        return len(headers) >= 3 and any(map(_FROM_LABEL_RE.match, headers))
     return False
 
 
@@ -412,7 +437,10 @@ _PROSE_WORDS = _with_punctuation(
     "i i'm im i've i'd me my we our us you your it it's is was are were am be been have has had can can't "
     "cannot could would will won't do did does don't didn't doesn't not please someone there"
 )
-_PARTICLES = _words("of and the at for de van von der den la le di da du y e del des & in")
+# A word in lower case that is not a particle of a name or title ("Head of Procurement", "Ana de la Cruz").
+_LOWER_CASE_WORD_RE = re.compile(
+    r"(?<!\S)(?!(of|and|the|at|for|de|van|von|der|den|la|le|di|da|du|y|e|del|des|in)\s)[a-z]"
+)
 _CONTACT_HINT_RE = re.compile(r"[\d@\[|•·]")  # one character class: the regex engine scans for it fast
 _CONTACT_RE = re.compile(
     r"(\+|\(\d|\b\d{2,5}\)?[ .-])\d[\d ().-]{4,}\d|"  # a phone: "+44 20", "(415) 555-", "020 7946 0123"
@@ -423,6 +451,7 @@ _CONTACT_RE = re.compile(
 )
 _BULLET_FIRST_CHARS = frozenset("-*•\u2013·")  # \u2013: en dash
 _MAX_SIGNATURE_LINES = 12
+_MAX_HEADING_LINES = 12
 
 
 def _is_prose(line: str) -> bool:
@@ -445,16 +474,17 @@ def _is_contact_line(line: str) -> bool:
 
 
 def _is_signature_line(line: str) -> bool:
-    """A name, title, company, address or contact line: no prose words, and either contact data, one word
-    ("jane"), or every word capitalised ("Jane Doe", "Head of Procurement", "Northwind Traders Ltd")."""
+    """A name, title, company, address or contact line: no prose words, and either contact data, one
+    capitalised word, or every word capitalised ("Jane Doe", "Head of Procurement", "Northwind Traders
+    Ltd")."""
     if line[0] in _BULLET_FIRST_CHARS or _is_prose(line):
         return False
     if _has_contact_data(line):
         return True
     words = line.split()
-    if len(words) == 1 and len(line) <= 20:
+    if len(words) == 1 and len(line) <= 20 and not line[0].islower():  # "Jane"; "cancel" may be the ask
         return True
-    return len(words) <= 8 and all(not word[0].islower() or word in _PARTICLES for word in words)
+    return len(words) <= 8 and _LOWER_CASE_WORD_RE.search(line) is None
 
 
 def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
@@ -467,9 +497,12 @@ def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
     while end and not lines[end - 1]:
         end -= 1
     first_content = min(first_content, end)
-    contact = next(
-        (i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None
-    )
+    tail = "\n".join(lines[first_content + 1 : end])
+    contact = None
+    if _CONTACT_HINT_RE.search(tail) or "www." in tail or "http" in tail:  # most messages: no contact data
+        contact = next(
+            (i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None
+        )
     if contact is not None:
         cut = contact
         while cut - 1 > first_content and (not lines[cut - 1] or _is_signature_line(lines[cut - 1])):
@@ -509,6 +542,7 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
     greeting or a pleasantry (``len`` of them when there is none)."""
     kept: list[str] = []
     first_content = -1
+    heading = False  # the lines so far may be a letter's heading (no prose)
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -520,12 +554,17 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
         words = lowered.split()
         first_word = words[0].strip(",.!:;*()")
         # Cheap gates first: most lines are plain prose and need no regex at all.
-        if line[0] in _MARKER_FIRST_CHARS or first_word in _MARKER_FIRST_WORDS or line.endswith(":"):
+        if (
+            line[0] in _MARKER_FIRST_CHARS
+            or first_word in _MARKER_FIRST_WORDS
+            or line.endswith(":")
+            or line.find(":", 1, 16) > 0  # "Gesendet: ...", "Betreff: ..."
+        ):
             if _history_starts_at(lines, index - 1):
                 resume = _quoted_block_end(lines, index - 1)
-                if resume is None:
-                    break
-                index = resume  # the customer wrote under the quote: read on
+                if resume is None or (first_content >= 0 and not _quotes_again(lines, resume)):
+                    break  # history to the end (a footer a gateway adds under a quote is not the customer's)
+                index = resume  # the customer wrote under the quote or answers between quotes: read on
                 continue
             if _SIGNATURE_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
                 break
@@ -546,10 +585,21 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
             while index < len(lines) and lines[index]:  # a banner above the message: skip its paragraph
                 index += 1
             continue
-        if first_content < 0 and not _is_opening_line(line):
-            first_content = len(kept)
+        if first_content < 0:
+            if not _is_opening_line(line):
+                first_content = len(kept)
+                heading = not _is_prose(line)
+        elif heading and len(kept) < _MAX_HEADING_LINES:
+            if _GREETING_LINE_RE.match(line):  # a letter: the sender's address and the date above "Dear ..."
+                kept.clear()
+                first_content = -1
+            heading = not _is_prose(line)
         kept.append(line)
     return kept, first_content if first_content >= 0 else len(kept)
+
+
+def _quotes_again(lines: list[str], index: int) -> bool:
+    return any(line.startswith(">") for line in lines[index:])
 
 
 def _signature_follows(lines: list[str], index: int) -> bool:
@@ -616,7 +666,7 @@ def _strip_greetings(lines: list[str]) -> list[str]:
             result.append(line)
     while result and not result[-1]:
         result.pop()
-    return result
+    return result or [line for line in lines if line]  # "hey ai cancel it now" is its own words
 
 
 def clean_subject(subject: str) -> str:
@@ -635,9 +685,30 @@ def clean_subject(subject: str) -> str:
     return "" if _GENERIC_SUBJECT_WORDS.issuperset(_SUBJECT_WORD_RE.findall(cleaned.lower())) else cleaned
 
 
+def _form_message(lines: list[str]) -> list[str] | None:
+    """A contact form relayed by e-mail ("Name: / Email: / Phone: / Message:"): the lines of its message
+    field, or ``None`` when ``lines`` are not one."""
+    for index, line in enumerate(lines[:_MAX_FORM_FIELDS]):
+        field = _FORM_MESSAGE_FIELD_RE.match(line)
+        if field is None:
+            continue
+        fields = [above for above in lines[:index] if _LABEL_LINE_RE.match(above)]
+        if len(fields) < 2 or any(map(_HEADER_RE.match, fields)):  # "From: / Sent:" above: quoted mail
+            return None
+        message = [field.group(2)] if field.group(2) else []
+        for following in lines[index + 1 :]:
+            if _SEPARATOR_RE.match(following) or following in ("---", "--", "___"):
+                break
+            message.append(following)
+        return message
+    return None
+
+
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
+    if ":\n" in text or "essage:" in text:  # cheap gate for a relayed contact form
+        lines = _form_message(lines) or lines
     kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(*_newest_message_lines(lines))))
     message = "\n".join(kept)
     if "\n\n\n" in message:
