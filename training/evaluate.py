@@ -1,15 +1,20 @@
 """Evaluate the urgency model on validation data: bare queries and synthetic emails, per source.
 
 Emails are built with the ``EVAL`` wrapper family, whose templates the model never saw in training, and go
-through the same normalise -> score path as production.
+through the same normalise -> score path as production. Three frozen sets of realistic emails, written by
+independent generators around the same validation queries, are scored the same way (``realistic_sets``).
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from email2chat.classifier.model import UrgencyModel
+from email2chat.classifier.normalise import normalise_email
 
 from training.data import IntentData, Query
 from training.metrics import BinaryMetrics, binary_metrics
@@ -44,8 +49,29 @@ class EvaluationReport:
         return "\n".join(lines)
 
 
+REALISTIC_DIR = Path(__file__).resolve().parent / "realistic"
+REALISTIC_SETS = ("shapes", "threads", "mixed")  # see training/realistic/README.md
+
+
+def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str], list[bool]]]:
+    """The frozen realistic emails (three independent generators, one email per validation query each):
+    ``{"shapes/<source>": (model texts, labels), ...}``, normalised as in production."""
+    sets: dict[str, tuple[list[str], list[bool]]] = {}
+    for name in REALISTIC_SETS:
+        with gzip.open(directory / f"{name}.jsonl.gz", "rt", encoding="utf-8") as lines:
+            emails = [json.loads(line) for line in lines]
+        for source in SOURCES:
+            chosen = [e for e in emails if e["source"] == source]
+            sets[f"{name}/{source}"] = (
+                [normalise_email(e["subject"], e["text"], e["html"]).model_text() for e in chosen],
+                [bool(e["urgent"]) for e in chosen],
+            )
+    return sets
+
+
 def validation_sets(data: IntentData, seed: int) -> dict[str, tuple[list[str], list[bool]]]:
-    """``{"queries/<source>": (texts, labels), "emails/<source>": ...}``; emails as normalised model texts."""
+    """``{"queries/<source>": (texts, labels), "emails/<source>": ...}``; emails as normalised model texts;
+    then the frozen realistic emails (``realistic_sets``)."""
     from training.train import model_text_of, synthetic_emails
 
     sets: dict[str, tuple[list[str], list[bool]]] = {}
@@ -55,7 +81,7 @@ def validation_sets(data: IntentData, seed: int) -> dict[str, tuple[list[str], l
     for source, queries in by_source.items():
         emails = synthetic_emails(queries, EVAL, seed + 1000)
         sets[f"emails/{source}"] = ([model_text_of(e) for _, e in emails], [q.urgent for q, _ in emails])
-    return sets
+    return {**sets, **realistic_sets()}
 
 
 def evaluate_scorer(

@@ -144,3 +144,17 @@ def test_competing_intents_are_the_non_urgent_intents_closest_to_an_urgent_one()
     assert class_of(data[0], competing) == "bank:card_stolen"
     assert class_of(data[3], competing) == "bank:card_arrival"
     assert class_of(data[6], competing) == "bank:other"
+
+
+def test_the_frozen_realistic_emails_are_one_per_validation_query_with_its_label() -> None:
+    from training.evaluate import REALISTIC_SETS, SOURCES, realistic_sets
+
+    data = load_intent_data()
+    sets = realistic_sets()
+    assert sorted(sets) == sorted(f"{name}/{source}" for name in REALISTIC_SETS for source in SOURCES)
+    for source in SOURCES:
+        labels = [q.urgent for q in data.validation if q.source == source]
+        for name in REALISTIC_SETS:
+            texts, realistic_labels = sets[f"{name}/{source}"]
+            assert sorted(realistic_labels) == sorted(labels)  # the same queries, wrapped
+            assert sum(1 for text in texts if text.strip()) >= 0.99 * len(texts)  # a message survives
