@@ -300,8 +300,7 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
             "any-language sign-off",
         ),
         (
-            f"{NEWEST}\n\nJane Doe\nTel +49 30 901820 | Fax +49 30 901821\n"
-            "Please note I work Monday to Thursday.",
+            f"{NEWEST}\n\nJane Doe\nTel +49 30 901820 | Fax +49 30 901821\nwww.northwind.example",
             "contact block",
         ),
         (
@@ -400,3 +399,97 @@ def test_a_bottom_posted_html_reply_is_read_under_the_quote() -> None:
 @pytest.mark.parametrize("body", ["See underneath.\n\ncancel\n\nRegards\nNiamh", "hey ai cancel it now"])
 def test_a_short_ask_is_never_stripped_away(body: str) -> None:
     assert "cancel" in newest_message(body)
+
+
+# --- ordinary customer text that looks like mail furniture (an adversarial review's cases) -----------------
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        (
+            "Name: Jane Doe\nDOB: 01/02/1980\nPhone: 07700 900123\n\n"
+            "Please close my account and send me a cheque for the balance.",
+            "Please close my account",
+        ),
+        (
+            "Jane Doe\n12 High Street\nLondon SW1A 1AA\n07700 900123\n\nI want to close my account.",
+            "close my",
+        ),
+        (
+            "Hi,\nI sent money to the wrong account.\nIBAN GB29 NWBK 6016 1331 9268 19\n"
+            "Can you recall the payment?",
+            "recall the payment",
+        ),
+        ("Hi,\nMy card is blocked.\nCall back on 07700 900123 after 5pm", "Call back"),
+        (
+            "The payment below has not arrived:\nPayee: John Smith\nAmount: £250\nDate: 12/03/2024\nJane",
+            "Amount: £250",
+        ),
+        ("Hi,\nPlease can you:\n1. Cancel Card Ending 1234\n2. Send New Card To Home Address", "Cancel Card"),
+        ("URGENT\nCARD STOLEN, BLOCK ACCOUNT\nJOHN SMITH", "CARD STOLEN"),
+        (
+            "External transfer to Monzo failed\nI sent 500 yesterday and it bounced.\n\nCan you check?",
+            "bounced",
+        ),
+        (
+            "Hi,\nWe have moved our registered office to 5 King Street, Leeds.\n"
+            "Please update the business account address.",
+            "registered office",
+        ),
+        (
+            "Name: Jane Doe\nEmail: jane@example.com\nPhone: 07700 900123\nSubject: Card\n"
+            "Message: My card was stolen, please block it.",
+            "My card was stolen",
+        ),
+        ("Hi,\nThanks for your help.\nStill no card received.", "Still no card"),
+        (
+            "From: my current account\nTo: my savings account\nAmount: £500\n\n"
+            "The transfer failed twice, why?",
+            "why",
+        ),
+        ("Sent with the wrong reference, can you fix it?", "wrong reference"),
+        (
+            "I emailed complaints@bank.co.uk on 3 March 2024 and was told:\nwe cannot refund you.\n"
+            "This is wrong, I want to escalate my complaint.",
+            "escalate",
+        ),
+        ("Card blocked abroad\n\nHello,\nI'm in Spain and it is declined everywhere.", "Card blocked abroad"),
+        ("Hi,\nI see unauthorised use of my card on my statement.", "unauthorised use"),
+        ("Please block my card\x0bit was stolen", "it was stolen"),
+    ],
+)
+def test_ordinary_customer_text_that_looks_like_mail_furniture_is_kept(body: str, kept: str) -> None:
+    assert kept in newest_message(body)
+
+
+def test_a_disclaimer_with_two_weak_cues_goes_and_a_greeting_alone_is_no_message() -> None:
+    body = (
+        "My card is blocked, please help.\n\nConfidential and privileged. Other use is strictly prohibited."
+    )
+    assert newest_message(body) == "My card is blocked, please help."
+    assert newest_message("Hi,\n\n-- \nJane") == ""
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("New card", "New card"),
+        ("£1500 missing from account", "£1500 missing from account"),
+        ("Bank card", ""),
+    ],
+)
+def test_subject_words_and_numbers_that_carry_the_ask_stay(subject: str, expected: str) -> None:
+    assert clean_subject(subject) == expected
+
+
+def test_a_short_reply_keeps_its_thread_subject() -> None:
+    assert normalise_email("Re: Lost card", "Any update?").model_text() == "Lost card.\nAny update?"
+    assert normalise_email("Re: Lost card", "I found it in my coat, all fine now.").subject == ""
+
+
+def test_line_breaks_other_than_newline_split_lines_and_stay_fast() -> None:
+    started = time.perf_counter()
+    newest_message(("Thanks" + "\x0b" * 2_000 + "\n") * 50)
+    newest_message("Hi" + " \u2028" * 50_000)
+    assert time.perf_counter() - started < 1.0

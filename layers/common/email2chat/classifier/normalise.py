@@ -70,6 +70,7 @@ _BLOCK_TAG_RE = re.compile(  # the most common names first: a name is tried only
 _WORD_CHAR_RE = re.compile(r"[^\W_]")
 _ANY_TAG_RE = re.compile(r"<[!/?a-zA-Z][^<>]{0,2000}>")
 
+_OTHER_LINE_BREAK_RE = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 _ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 # Runs of blanks, or any blank that is not a plain space: single spaces (most of them) are left alone.
@@ -86,7 +87,7 @@ _ON_START_RE = re.compile(r"^(on|le|am|el|op|il|den|em|w|dnia)\s.{0,200}$", re.I
 _WROTE_END_RE = re.compile(r"\b" + _WROTE_VERBS + r"\s*:\s*$", re.I)
 # Any language: a line that names an address and ends with a colon introduces what that address wrote
 # ("Am Do., 6. März 2025 um 17:21 Uhr schrieb Jane <jane@x.com>:").
-_ADDRESS_ATTRIBUTION_RE = re.compile(r"\S@[\w-]+\.[\w.-]+.{0,40}:\s*$")
+_ADDRESS_ATTRIBUTION_RE = re.compile(r"[<(\[](mailto:)?\S+@[\w-]+\.[\w.-]+[>)\]].{0,40}:\s*$")
 _DATE_OR_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b(19|20)\d{2}\b")
 _SEPARATOR_RE = re.compile(
     r"^\s*(-{2,}\s*(original message|forwarded message|message d'origine|ursprüngliche nachricht)\s*-{2,}"
@@ -191,20 +192,21 @@ _DISCLAIMER_RE = re.compile(
     r"consider the environment before printing|think before you print|"
     r"(e-?mail|message)s? (is|are) not guaranteed to be (secure|error)|"
     r"computer viruses|scanned for (viruses|malware)|accepts no liability|"
-    r"registered (in (england|scotland|ireland)|office)|company (no|number|registration)\b|"
+    r"registered in (england|scotland|ireland)|"
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
-    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|do not click (on )?links|"
-    r"external sender|phish alert|be vigilant|^\W{0,3}external\b|(with|clicking|click) links (and|or) "
-    r"(open(ing)? )?attachments|virus-free|"
+    r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|"
+    r"external sender|phish alert|^\W{0,3}(\[external\]|external (email|e-mail|sender|message)\b)|"
+    r"(with|clicking|click) links (and|or) (open(ing)? )?attachments|virus-free|"
     r"^(caution|warning|attention)\W{0,3}(this )?(e-?mail|message)? ?(is from|from|originated)|"
     r"don't often get email from|learn why this is important|"
-    r"aviso legal|avis de confidentialit|haftungsausschluss|(sont|est) confidentiel|pièces jointes|"
-    r"destinataire|destinatario|vertraulich|questo messaggio|dit bericht|denna e-?post",
+    r"aviso legal|avis de confidentialit|haftungsausschluss|(sont|est) confidentiel",
     re.I,
 )
 _WEAK_DISCLAIMER_RE = re.compile(
     r"intended recipient|unauthori[sz]ed (use|disclosure|review|dissemination|copying|distribution)|"
-    r"privileged|confidential|prohibited|strictly",
+    r"privileged|confidential|prohibited|strictly|registered office|company (no|number|registration)\b|"
+    r"do not click (on )?links|be vigilant|pièces jointes|destinataire|destinatario|vertraulich|"
+    r"questo messaggio|dit bericht|denna e-?post",
     re.I,
 )
 # A disclaimer or banner line has one of these words (a set lookup over the line's words is ~10x cheaper
@@ -234,6 +236,7 @@ _GREETING_LINE_RE = re.compile(
     r"(\s+[\w'.&/-]+){0,4}\s*[,.!:;]?\s*$",
     re.I,
 )
+_SHORT_GREETING_RE = re.compile(r"^\W*\w+(\s+[\w'.&/-]+){0,2}\s*[,.!:;]?\s*$")  # "Hi,", "Dear Sir/Madam,"
 _GREETING_PREFIX_RE = re.compile(
     r"^(hi|hello|hey|hiya|dear|greetings|good (morning|afternoon|evening))( there| all| team| support"
     r"| folks| guys| everyone| sir or madam| sir| madam"
@@ -289,14 +292,14 @@ _FORM_MESSAGE_FIELD_RE = re.compile(
     re.I,
 )
 _MAX_FORM_FIELDS = 20
+_MAX_SUBJECT_PREFIXES = 8
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
 _SUBJECT_REPLY_RE = re.compile(
     r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc)\s*(\[\d+\])?\s*:\s*", re.I
 )
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
-    r"\[?\bref:[^\]\s]*\]?|\b(case|ticket|ref|reference|request|order)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|"
-    r"#\s*\d+|\b\d{4,}\b",
+    r"\[?\bref:[^\]\s]*\]?|\b(case|ticket|ref|reference|request)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|#\s*\d+",
     re.I,
 )
 # A subject made only of these words says nothing about the case ("Question", "Account help please",
@@ -307,9 +310,9 @@ _GENERIC_SUBJECT_WORDS = _words(
     enquiry enquiries inquiry inquiries hello hi hey dear issue issues problem problems urgent urgently
     important account accounts my follow followup following up contact us customer customers service
     services message messages feedback your our the a an about with for regarding re on in of to and
-    from case ticket update updated updates we we've have has been reference ref number assistance
-    assist banking bank card cards complaint quick one team info information matter concern concerns
-    reply response recent new me i is asap attention action required"""
+    from case ticket we we've have has been reference ref assistance assist banking bank card cards
+    quick one team info information matter concern concerns reply response recent me i is asap attention
+    action required"""
 )
 _SUBJECT_WORD_RE = re.compile(r"[a-z']+")
 _SUBJECT_REFERENCE_HINT_RE = re.compile(r"[\d\[#]")
@@ -397,6 +400,8 @@ def _clean_lines(text: str) -> list[str]:
     """The body's lines, each cut to ``MAX_LINE_CHARS`` then stripped."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _OTHER_LINE_BREAK_RE.search(text):  # Word's Shift+Enter (\v), form feeds, Unicode line separators
+        text = _OTHER_LINE_BREAK_RE.sub("\n", text)
     lines = _clean_blanks(text).split("\n")
     if max(map(len, lines)) > MAX_LINE_CHARS:
         lines = [line[:MAX_LINE_CHARS] for line in lines]
@@ -419,6 +424,8 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
     if _HEADER_RE.match(line):  # header lines, one of them the sender's: a quoted header block
         block = [candidate for candidate in lines[index : index + 6] if candidate][:4]
         headers = [candidate for candidate in block if _HEADER_RE.match(candidate)]
+        if not any("@" in header or _DATE_OR_TIME_RE.search(header) for header in headers):
+            return False  # "From: my current account / To: my savings account" is a customer's detail
         if _FROM_LABEL_RE.match(line):
             return len(headers) >= 2 or (len(block) >= 3 and all(map(_LABEL_LINE_RE.match, block[1:3])))
         return len(headers) >= 3 and any(map(_FROM_LABEL_RE.match, headers))
@@ -459,8 +466,11 @@ _CONTACT_RE = re.compile(
     r" [|•·] ",  # "Title | Company | City"
     re.I,
 )
+_HAS_DIGIT_RE = re.compile(r"\d")
+_NUMBERED_ITEM_RE = re.compile(r"\d{1,2}[.)]\s")
 _BULLET_FIRST_CHARS = frozenset("-*•\u2013·")  # \u2013: en dash
 _MAX_SIGNATURE_LINES = 12
+_MAX_SENT_FROM_WORDS = 8  # "Sent from my Galaxy, an AT&T 5G Evolution capable smartphone" is longer than most
 _MAX_HEADING_LINES = 12
 
 
@@ -487,10 +497,12 @@ def _is_signature_line(line: str) -> bool:
     """A name, title, company, address or contact line: no prose words, and either contact data, one
     capitalised word, or every word capitalised ("Jane Doe", "Head of Procurement", "Northwind Traders
     Ltd")."""
-    if line[0] in _BULLET_FIRST_CHARS or _is_prose(line):
+    if line[0] in _BULLET_FIRST_CHARS or _NUMBERED_ITEM_RE.match(line) or _is_prose(line):
         return False
     if _has_contact_data(line):
         return True
+    if _LABEL_LINE_RE.match(line) or (line.isupper() and line.count(" ") >= 2):
+        return False  # "Amount: £250" is a detail, "CARD STOLEN BLOCK IT" an ask
     words = line.split()
     if len(words) == 1 and len(line) <= 20 and not line[0].islower():  # "Jane"; "cancel" may be the ask
         return True
@@ -498,46 +510,48 @@ def _is_signature_line(line: str) -> bool:
 
 
 def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
-    """The signature, whatever the language and without a known sign-off: from the first contact line (a
-    phone, an address, a link) with the name and title lines above it, everything down; else, bottom-up, a
-    block of signature lines at the end. Then the short sign-off above it ("Met vriendelijke groet,",
-    "Warmly,").
-    ``first_content``: the index of the customer's first line (after greetings), which always stays."""
+    """The signature, whatever the language and without a known sign-off: a block of name, title, company
+    and contact lines, set apart from the message by a blank line or by a short sign-off above it ("Met
+    vriendelijke groet,", "Warmly,"), which goes too. The block is looked for above the first contact line
+    (a phone, an e-mail address, a link: what follows it is the signature's too, "Our office hours are ...")
+    and then at the end. ``first_content``: the index of the customer's first line, which always stays."""
     end = len(lines)
     while end and not lines[end - 1]:
         end -= 1
     first_content = min(first_content, end)
     tail = "\n".join(lines[first_content + 1 : end])
-    contact = None
     if _CONTACT_HINT_RE.search(tail) or "www." in tail or "http" in tail:  # most messages: no contact data
         contact = next(
             (i for i in range(first_content + 1, end) if lines[i] and _is_contact_line(lines[i])), None
         )
-    if contact is not None:
-        cut = contact
-        while cut - 1 > first_content and (not lines[cut - 1] or _is_signature_line(lines[cut - 1])):
-            cut -= 1  # blank lines too: HTML signatures are one <div> per line
-    else:
-        cut = end
-        while cut - 1 > first_content and end - cut < _MAX_SIGNATURE_LINES:
-            line = lines[cut - 1]
-            if line and not _is_signature_line(line):
-                break
-            cut -= 1
-        while cut < end and not lines[cut]:
-            cut += 1
-        if cut == end:
-            return lines[:end]
-    above = cut - 1
-    while above > first_content and not lines[above]:
+        if (
+            contact is not None
+            and (cut := _signature_block_start(lines, first_content, contact + 1)) is not None
+        ):
+            return lines[:cut]
+    cut = _signature_block_start(lines, first_content, end)
+    return lines[:end] if cut is None else lines[:cut]
+
+
+def _signature_block_start(lines: list[str], first_content: int, bottom: int) -> int | None:
+    """Where the signature block ending at ``bottom`` (exclusive) starts, sign-off included; ``None`` when
+    the lines above ``bottom`` are not one (not set apart from a message line, or no signature lines)."""
+    above = bottom - 1  # walk up over signature lines and blank ones (HTML signatures are one <div> per line)
+    while above > first_content and bottom - above <= _MAX_SIGNATURE_LINES:
+        if lines[above] and not _is_signature_line(lines[above]):
+            break
         above -= 1
+    start = above + 1
+    while start < bottom and not lines[start]:
+        start += 1
+    if start == bottom or not lines[above] or _is_signature_line(lines[above]):
+        return None  # nothing, or the block reaches the top: the customer's own name and details
     sign_off = lines[above]
-    if above > first_content and (
-        _is_sign_off(sign_off, _first_word(sign_off))
-        or (sign_off.endswith(",") and len(sign_off.split()) <= 5)
+    if _is_sign_off(sign_off, _first_word(sign_off)) or (
+        sign_off.endswith(",") and len(sign_off.split()) <= 5 and not _is_prose(sign_off)
     ):
-        cut = above
-    return lines[:cut]
+        return above if above > first_content else None
+    return start if start > above + 1 else None  # set apart from the message by a blank line
 
 
 _WORD_EDGE_PUNCTUATION = ",.!:;*()"
@@ -589,7 +603,9 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                     break  # history to the end (a footer a gateway adds under a quote is not the customer's)
                 index = resume  # the customer wrote under the quote or answers between quotes: read on
                 continue
-            if _SIGNATURE_DELIMITER_RE.match(line) or _SENT_FROM_RE.match(line):
+            if _SIGNATURE_DELIMITER_RE.match(line) or (
+                len(words) <= _MAX_SENT_FROM_WORDS and "?" not in line and _SENT_FROM_RE.match(line)
+            ):
                 break
             if _QUOTE_LINE_RE.match(line):
                 continue
@@ -612,8 +628,8 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 first_content = len(kept)
                 heading = not _is_prose(line)
         elif heading and len(kept) < _MAX_HEADING_LINES:
-            if _GREETING_LINE_RE.match(line):  # a letter: the sender's address and the date above "Dear ..."
-                kept.clear()
+            if _GREETING_LINE_RE.match(line) and any(map(_HAS_DIGIT_RE.search, kept)):
+                kept.clear()  # a letter: the sender's address and the date above "Dear ..."
                 first_content = -1
             heading = not _is_prose(line)
         kept.append(line)
@@ -622,13 +638,13 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
 
 def _signature_follows(lines: list[str], index: int) -> bool:
     following = next((line for line in lines[index : index + 4] if line), None)
-    return following is None or not _is_prose(following)
+    return following is None or _is_signature_line(following)
 
 
 def _is_disclaimer(line: str) -> bool:
     if _DISCLAIMER_RE.search(line):
         return True
-    return len({match.lower() for match in _WEAK_DISCLAIMER_RE.findall(line)}) >= 2
+    return len({match.group(0).lower() for match in _WEAK_DISCLAIMER_RE.finditer(line)}) >= 2
 
 
 # Courtesy lines that close a message ("Any help would be appreciated.", "Looking forward to your reply.")
@@ -684,20 +700,25 @@ def _strip_greetings(lines: list[str]) -> list[str]:
             result.append(line)
     while result and not result[-1]:
         result.pop()
-    return result or [line for line in lines if line]  # "hey ai cancel it now" is its own words
+    # a message that is only a greeting is empty; "hey ai cancel it now" is more than one
+    return result or [line for line in lines if line and not _SHORT_GREETING_RE.match(line)]
 
 
-def clean_subject(subject: str) -> str:
+def clean_subject(subject: str, *, keep_thread: bool = False) -> str:
     """The subject when it says something about the case: empty when it is generic ("Question", "Request
     for assistance") or belongs to a thread (a reply or a forward: "Re: direct debit" names what an older
-    message was about, and a reply's news is in its body); tags and case references removed."""
+    message was about, and a reply's news is in its body), unless ``keep_thread``; tags and case references
+    removed."""
     if not subject:
         return ""
     cleaned = _clean_blanks(subject[:500]).strip()
-    while (tag := _SUBJECT_TAG_RE.match(cleaned)) is not None:  # each pass removes at least "[]"
-        cleaned = cleaned[tag.end() :]
-    if _SUBJECT_REPLY_RE.match(cleaned):
-        return ""
+    for _ in range(_MAX_SUBJECT_PREFIXES):  # "RE: [EXT] Fwd: ..."
+        prefix = _SUBJECT_TAG_RE.match(cleaned) or _SUBJECT_REPLY_RE.match(cleaned)
+        if prefix is None:
+            break
+        if not keep_thread and prefix.re is _SUBJECT_REPLY_RE:
+            return ""
+        cleaned = cleaned[prefix.end() :]
     if _SUBJECT_REFERENCE_HINT_RE.search(cleaned):
         cleaned = " ".join(_SUBJECT_REFERENCE_RE.sub(" ", cleaned).split()).strip(" -:|")
     return "" if _GENERIC_SUBJECT_WORDS.issuperset(_SUBJECT_WORD_RE.findall(cleaned.lower())) else cleaned
@@ -711,7 +732,7 @@ def _form_message(lines: list[str]) -> list[str] | None:
         if field is None:
             continue
         fields = [above for above in lines[:index] if _LABEL_LINE_RE.match(above)]
-        if len(fields) < 2 or any(map(_HEADER_RE.match, fields)):  # "From: / Sent:" above: quoted mail
+        if len(fields) < 2 or any(map(_FROM_LABEL_RE.match, fields)):  # "From:" above: quoted mail
             return None
         message = [field.group(2)] if field.group(2) else []
         for following in lines[index + 1 :]:
@@ -758,4 +779,6 @@ def normalise_email(subject: str = "", text: str = "", html: str = "") -> Normal
         from_html = newest_message(_body_text(html, is_html=True))
         if len(from_html.split()) > len(message.split()):
             message = from_html
-    return NormalisedEmail(subject=clean_subject(subject or ""), message=message)
+    # A reply whose body says little ("Any update?") is about its thread: then the thread's subject counts.
+    keep_thread = len(message.split()) < _STUB_WORDS
+    return NormalisedEmail(subject=clean_subject(subject or "", keep_thread=keep_thread), message=message)
