@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from email2chat.classifier.model import UrgencyModel
-from email2chat.classifier.normalise import normalise_email
 
 from training.data import IntentData, Query
 from training.metrics import BinaryMetrics, binary_metrics
-from training.wrappers import EVAL
+from training.wrappers import EVAL, EmailParts
 
 DEFAULT_THRESHOLD = 0.85
 SOURCES = ("banking77", "clinc150")
@@ -56,6 +55,8 @@ REALISTIC_SETS = ("shapes", "threads", "mixed")  # see training/realistic/README
 def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str], list[bool]]]:
     """The frozen realistic emails (three independent generators, one email per validation query each):
     ``{"shapes/<source>": (model texts, labels), ...}``, normalised as in production."""
+    from training.train import model_text_of
+
     sets: dict[str, tuple[list[str], list[bool]]] = {}
     for name in REALISTIC_SETS:
         with gzip.open(directory / f"{name}.jsonl.gz", "rt", encoding="utf-8") as lines:
@@ -63,7 +64,7 @@ def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str]
         for source in SOURCES:
             chosen = [e for e in emails if e["source"] == source]
             sets[f"{name}/{source}"] = (
-                [normalise_email(e["subject"], e["text"], e["html"]).model_text() for e in chosen],
+                [model_text_of(EmailParts(e["subject"], e["text"], e["html"])) for e in chosen],
                 [bool(e["urgent"]) for e in chosen],
             )
     return sets

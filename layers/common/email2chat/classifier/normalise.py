@@ -486,11 +486,7 @@ def _has_contact_data(line: str) -> bool:
 
 
 def _is_contact_line(line: str) -> bool:
-    if line[0] in _BULLET_FIRST_CHARS:
-        return False
-    if _CONTACT_HINT_RE.search(line):  # cheap checks first: the full regex is the slow one
-        return not _is_prose(line) and _CONTACT_RE.search(line) is not None
-    return ("www." in line or "http" in line) and not _is_prose(line)
+    return line[0] not in _BULLET_FIRST_CHARS and not _is_prose(line) and _has_contact_data(line)
 
 
 def _is_signature_line(line: str) -> bool:
@@ -775,10 +771,11 @@ def normalise_email(subject: str = "", text: str = "", html: str = "") -> Normal
     """Normalise one email. The text body wins when it has the message; the HTML body is read when the text
     part is empty or a stub ("-- Jane", "[image: logo]", "This is a multi-part message in MIME format")."""
     message = newest_message(_body_text(text, is_html=False)) if text and not text.isspace() else ""
-    if html and len(message.split()) < _STUB_WORDS:
+    words = len(message.split())
+    if html and words < _STUB_WORDS:
         from_html = newest_message(_body_text(html, is_html=True))
-        if len(from_html.split()) > len(message.split()):
-            message = from_html
+        if len(from_html.split()) > words:
+            message, words = from_html, len(from_html.split())
     # A reply whose body says little ("Any update?") is about its thread: then the thread's subject counts.
-    keep_thread = len(message.split()) < _STUB_WORDS
-    return NormalisedEmail(subject=clean_subject(subject or "", keep_thread=keep_thread), message=message)
+    subject = clean_subject(subject or "", keep_thread=words < _STUB_WORDS)
+    return NormalisedEmail(subject=subject, message=message)
