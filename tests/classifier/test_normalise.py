@@ -344,6 +344,42 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
             f"Phone: 07700 900461\nTopic: Cards\nMessage:\n{NEWEST}\n\n---\nSubmitted from IP 81.2.69.154",
             "a contact form relayed by e-mail",
         ),
+        (
+            "[Contact Us] Form submission\nSubmitted at 24/11/2024 12:59\n\n"
+            "PHONE (OPTIONAL):\t+44 7824 711433\n"
+            f"COMMENTS:\t{NEWEST}\nEMAIL:\tj@x.com\nWHAT IS YOUR ENQUIRY ABOUT?:\tGeneral enquiry\n\n"
+            "IP address: 124.10.6.96\nUser agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_3 like Mac OS X)",
+            "a form with capitalised labels and tabs, the message field among the others",
+        ),
+        (
+            "*Full Name*\nJane Doe\n\n*How should we contact you?*\nEither\n\n*How can we help?*\n"
+            f"{NEWEST}\n\n*Email Address*\nj@x.com\n\n*Topic*\nGeneral enquiry",
+            "a form with starred labels over their values",
+        ),
+        (
+            f"Details\n{NEWEST}\n\nTopic\nGeneral enquiry\n\nEmail\nj@x.com\n\n"
+            "First and last name\nJane Doe\n\n"
+            "(Sent via Squarespace form)",
+            "a form with bare labels over their values",
+        ),
+        (
+            "You have a new voicemail from +44 7700 900461 (JANE DOE)\nReceived: 25/10/2024 13:58\n"
+            f'Duration: 0:14\n\nTranscription (beta):\n"{NEWEST}"\n\n'
+            "Transcription accuracy may vary. Listen to the attached audio.\nAttachment: voicemail-54000.wav",
+            "a voicemail transcription",
+        ),
+        (
+            "-----Original Message-----\nFrom: Bank Support <care@bank.example>\n"
+            "Sent: Tuesday, 2 January 2024\nTo: jane@x.com\nSubject: RE: Card\n\n"
+            f"Dear Jane,\n\n{OLD}\n\nKind regards,\nSarah\nCustomer Care\n\n"
+            "Lost or stolen card? Report it 24/7 in the app.\n\n"
+            f"Hi Sarah,\n\n{NEWEST}\n\nThanks\nJane",
+            "a reply under history with no quote markers",
+        ),
+        (
+            f"{NEWEST}\n\nAm 25.03.2025 um 21:48 schrieb Bank Support:\n> Dear Jane,\n> {OLD}",
+            "German attribution, the verb before the name",
+        ),
     ],
 )
 def test_newest_message_survives_in_real_mail_shapes(body: str, label: str) -> None:
@@ -361,6 +397,14 @@ def test_newest_message_survives_in_real_mail_shapes(body: str, label: str) -> N
 )
 def test_a_customer_sentence_with_a_disclaimer_or_sign_off_word_is_kept(sentence: str) -> None:
     assert tokenize(newest_message(f"Hi,\n\n{sentence}\n\nSam")) == tokenize(sentence)
+
+
+def test_an_inline_reply_under_pipe_quote_markers_keeps_the_answers_only() -> None:
+    body = (
+        f"Hi, replies inline\nOn Sun, Jan 19, 2025 at 10:48 AM Bank <care@bank.example> wrote:\n| {OLD}\n\n"
+        f"| Could you tell us more?\n{NEWEST}\n\n| Kind regards,\n| Daniel"
+    )
+    assert newest_message(body) == f"replies inline\n{NEWEST}"
 
 
 def test_a_stub_text_part_gives_way_to_the_html_part() -> None:
@@ -382,6 +426,8 @@ def test_leaked_quoted_printable_is_decoded() -> None:
         ("Re: We've updated your request", ""),
         ("Card", ""),
         ("Account blocked - case 48213", "Account blocked"),
+        ("Card stolen [Ref: HLB-6016003]", "Card stolen"),
+        ("Contact form submission via website", ""),
     ],
 )
 def test_subjects_made_of_generic_words_and_references_say_nothing(subject: str, expected: str) -> None:
@@ -457,6 +503,16 @@ def test_a_short_ask_is_never_stripped_away(body: str) -> None:
         ("Card blocked abroad\n\nHello,\nI'm in Spain and it is declined everywhere.", "Card blocked abroad"),
         ("Hi,\nI see unauthorised use of my card on my statement.", "unauthorised use"),
         ("Please block my card\x0bit was stolen", "it was stolen"),
+        (
+            "My card was stolen last night, please block it.\n\nName: Jane Doe\nAccount: 12345678\n"
+            "Details: Visa debit",
+            "My card was stolen",
+        ),
+        ("On Monday I wrote to you about this, at 10:15:\nmy card is still blocked.", "still blocked"),
+        (
+            "Hi,\nMy question is: why was my card declined?\nName: Jane\nAccount: 1234",
+            "why was my card declined",
+        ),
     ],
 )
 def test_ordinary_customer_text_that_looks_like_mail_furniture_is_kept(body: str, kept: str) -> None:

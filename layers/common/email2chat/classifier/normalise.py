@@ -83,6 +83,9 @@ _WROTE_VERBS = r"(wrote|a écrit|schrieb|escribió|schreef|ha scritto|skrev|escr
 _ON_WROTE_RE = re.compile(
     r"^(on|le|am|el|op|il|den|em|w|dnia)\b.{0,300}\b" + _WROTE_VERBS + r"\s*:?\s*$", re.I
 )
+# German, Dutch and Scandinavian put the verb before the name: "Am 25.03.2025 um 21:48 schrieb Jane Doe:"
+# (with a date or a time).
+_ON_VERB_NAME_RE = re.compile(r"^(am|op|den)\b.{0,200}\b(schrieb|schreef|skrev)( \S+){1,8}:\s*$", re.I)
 _ON_START_RE = re.compile(r"^(on|le|am|el|op|il|den|em|w|dnia)\s.{0,200}$", re.I)
 _WROTE_END_RE = re.compile(r"\b" + _WROTE_VERBS + r"\s*:\s*$", re.I)
 # Any language: a line that names an address and ends with a colon introduces what that address wrote
@@ -112,7 +115,7 @@ _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
 _FROM_LABEL_RE = re.compile(
     r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
 )
-_QUOTE_LINE_RE = re.compile(r"^\s*>")
+_QUOTE_LINE_RE = re.compile(r"^\s*(>|\|(\s|$))")  # "> " and some clients' "| "
 # Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub.
 _CLIENT_BOILERPLATE_RE = re.compile(
     r"^\[(image|cid|logo)[^\]]{0,200}\]$|multi-?part message in mime format|does not support html|"
@@ -222,7 +225,7 @@ _DISCLAIMER_HINT_WORDS = _with_punctuation(
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
-_MARKER_FIRST_CHARS = frozenset("-_=>—*#[")
+_MARKER_FIRST_CHARS = frozenset("-_=>—*#[|")
 _MARKER_FIRST_WORDS = _words(
     """on le am el op il den em w dnia from von de van da från fra frá od begin forwarded sent get envoyé
     verstuurd enviado inviato skickat sendt wysłane lähetetty inizio mensaje mensagem weitergeleitete message
@@ -285,13 +288,27 @@ _OPENING_STARTS = (
     "happy",
 )
 _LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
-# A contact form's free-text field, after at least two other "Label: value" fields.
-_FORM_MESSAGE_FIELD_RE = re.compile(
-    r"^(message|your message|comments?|enquiry|inquiry|details|description|question|query|how can we help\??)"
-    r"\s*:\s*(.*)$",
-    re.I,
+# Relayed forms (web contact forms, voicemail and SMS gateways): fields as "Label: value", "LABEL:<tab>value",
+# or a label on a line of its own ("Message:", "*How can we help?*", "Details") with the value under it.
+_FORM_MESSAGE_WORDS = (
+    r"(message|comments?|enquiry|inquiry|question|query|details|description|help|request|transcription|"
+    r"transcript|issue|problem|concern|feedback|complaint)"
 )
-_MAX_FORM_FIELDS = 20
+# The cheap gate: a line that may be a message field's label (most emails have none).
+_FORM_GATE_RE = re.compile(
+    r"^\*{0,2}([\w'\u2019()/&?-]+ ){0,5}" + _FORM_MESSAGE_WORDS + r"\b[^\n:.]{0,30}(:|\*{0,2}\s*$)",
+    re.I | re.M,
+)
+_FORM_MESSAGE_LABEL_RE = re.compile(r"\b" + _FORM_MESSAGE_WORDS + r"\b", re.I)
+_FORM_LABEL = r"[^\W\d_][\w'\u2019()/&.,?#-]*( [\w'\u2019()/&.,?#-]+){0,6}"
+_FORM_COLON_FIELD_RE = re.compile(r"^\*{0,2}(" + _FORM_LABEL + r")\*{0,2}[ \t]*:([ \t]+(.*))?$")
+_FORM_STARRED_LABEL_RE = re.compile(r"^\*{1,2}(" + _FORM_LABEL + r")\*{1,2}:?$")
+_FORM_BARE_LABEL_RE = re.compile(r"^(" + _FORM_LABEL + r")$")
+_FORM_MIN_FIELDS = 3
+_FORM_MAX_LINES_ABOVE = 3  # "[Contact Us] Form submission", "Submitted at 24/11/2024 12:59"
+_FORM_MESSAGE_MIN_WORDS = 4  # a value's first paragraph shorter than this ("Hi,") reads on to the next
+_MAX_FORM_LINES = 60
+_MAX_HISTORY_SCAN_LINES = 400  # where a bottom-posted reply's history is looked for
 _MAX_SUBJECT_PREFIXES = 8
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
 _SUBJECT_REPLY_RE = re.compile(
@@ -299,7 +316,7 @@ _SUBJECT_REPLY_RE = re.compile(
 )
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
-    r"\[?\bref:[^\]\s]*\]?|\b(case|ticket|ref|reference|request)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|#\s*\d+",
+    r"\[?\bref:\s*[^\]\s]*\]?|\b(case|ticket|ref|reference|request)\s*(no\.?|number)?\s*[#:]?\s*\d[\d-]*|#\s*\d+",
     re.I,
 )
 # A subject made only of these words says nothing about the case ("Question", "Account help please",
@@ -312,7 +329,7 @@ _GENERIC_SUBJECT_WORDS = _words(
     services message messages feedback your our the a an about with for regarding re on in of to and
     from case ticket we we've have has been reference ref assistance assist banking bank card cards
     quick one team info information matter concern concerns reply response recent me i is asap attention
-    action required"""
+    action required voicemail sms form website web submission submitted via online"""
 )
 _SUBJECT_WORD_RE = re.compile(r"[a-z']+")
 _SUBJECT_REFERENCE_HINT_RE = re.compile(r"[\d\[#]")
@@ -411,6 +428,8 @@ def _clean_lines(text: str) -> list[str]:
 def _history_starts_at(lines: list[str], index: int) -> bool:
     line = lines[index]
     if _SEPARATOR_RE.match(line) or _ON_WROTE_RE.match(line) or _REPLY_ABOVE_RE.search(line):
+        return True
+    if line.endswith(":") and _ON_VERB_NAME_RE.match(line) and _DATE_OR_TIME_RE.search(line):
         return True
     if (
         line.endswith(":")
@@ -593,7 +612,7 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 resume = _quoted_block_end(lines, index - 1)
                 if last_quote is None:
                     last_quote = max(
-                        (i for i, other in enumerate(lines) if other.startswith(">")), default=-1
+                        (i for i, other in enumerate(lines) if _QUOTE_LINE_RE.match(other)), default=-1
                     )
                 if resume is None or (first_content >= 0 and last_quote < resume):
                     break  # history to the end (a footer a gateway adds under a quote is not the customer's)
@@ -720,31 +739,119 @@ def clean_subject(subject: str, *, keep_thread: bool = False) -> str:
     return "" if _GENERIC_SUBJECT_WORDS.issuperset(_SUBJECT_WORD_RE.findall(cleaned.lower())) else cleaned
 
 
-def _form_message(lines: list[str]) -> list[str] | None:
-    """A contact form relayed by e-mail ("Name: / Email: / Phone: / Message:"): the lines of its message
-    field, or ``None`` when ``lines`` are not one."""
-    for index, line in enumerate(lines[:_MAX_FORM_FIELDS]):
-        field = _FORM_MESSAGE_FIELD_RE.match(line)
-        if field is None:
+@dataclass(frozen=True)
+class _FormField:
+    line: int  # the label's line
+    label: str
+    value: str  # on the label's line; "" when the value is on the lines under it
+
+
+def _form_fields(lines: list[str]) -> list[_FormField]:
+    """The fields of a relayed form among the first lines, or ``[]`` when ``lines`` are not one: at least
+    ``_FORM_MIN_FIELDS`` fields of one kind, the first under at most a short heading, none a mail header."""
+    colon_fields: list[_FormField] = []
+    bare_fields: list[_FormField] = []
+    for index, line in enumerate(lines[:_MAX_FORM_LINES]):
+        if not line:
             continue
-        fields = [above for above in lines[:index] if _LABEL_LINE_RE.match(above)]
-        if len(fields) < 2 or any(map(_FROM_LABEL_RE.match, fields)):  # "From:" above: quoted mail
-            return None
-        message = [field.group(2)] if field.group(2) else []
-        for following in lines[index + 1 :]:
-            if _SEPARATOR_RE.match(following) or following in ("---", "--", "___"):
+        if field := _FORM_COLON_FIELD_RE.match(line):
+            colon_fields.append(_FormField(index, field.group(1), field.group(4) or ""))
+        elif field := _FORM_STARRED_LABEL_RE.match(line):
+            colon_fields.append(_FormField(index, field.group(1), ""))
+        elif (
+            (index == 0 or not lines[index - 1])
+            and index + 1 < len(lines)
+            and lines[index + 1]
+            and line[-1] not in ".,!;"
+            and _FORM_BARE_LABEL_RE.match(line)
+        ):
+            bare_fields.append(_FormField(index, line, ""))
+    for fields in (colon_fields, bare_fields):
+        if (
+            len(fields) >= _FORM_MIN_FIELDS
+            and sum(map(bool, lines[: fields[0].line])) <= _FORM_MAX_LINES_ABOVE
+            and not any(_FROM_LABEL_RE.match(field.label + ":") for field in fields)  # quoted mail
+            and any(_FORM_MESSAGE_LABEL_RE.search(field.label) for field in fields)
+        ):
+            return fields
+    return []
+
+
+def _form_message(lines: list[str]) -> list[str] | None:
+    """A form relayed by e-mail (a web contact form, a voicemail transcription, an SMS gateway): the lines of
+    its message field, the longest of the fields whose label names a message ("Message", "How can we help?",
+    "Transcription"); ``None`` when ``lines`` are not a form. The value runs to the next field, a separator,
+    or the end of its first paragraph of ``_FORM_MESSAGE_MIN_WORDS`` words or more."""
+    fields = _form_fields(lines)
+    if not fields:
+        return None
+    field_lines = {field.line for field in fields}
+    best: list[str] | None = None
+    for field in fields:
+        if not _FORM_MESSAGE_LABEL_RE.search(field.label):
+            continue
+        value = [field.value] if field.value else []
+        words = len(field.value.split())
+        for index in range(field.line + 1, len(lines)):
+            line = lines[index]
+            if index in field_lines or _SEPARATOR_RE.match(line) or line in ("--", "---", "___", "-- "):
                 break
-            message.append(following)
-        return message
+            if not line and words >= _FORM_MESSAGE_MIN_WORDS:
+                break
+            value.append(line.strip('"“”'))
+            words += len(line.split())
+        if best is None or words > len(" ".join(best).split()):
+            best = value
+    above = [line for line in lines[: fields[0].line] if line]
+    if (
+        best is not None
+        and any(line[-1] in ".?!" for line in above)
+        and len(" ".join(above).split()) > len(" ".join(best).split())
+    ):
+        return None  # sentences above the fields, longer than the message: an e-mail with details under it
+    return best
+
+
+def _is_sign_off_line(line: str) -> bool:
+    return bool(line) and _is_sign_off(line, _first_word(line))
+
+
+def _is_greeting_line(line: str) -> bool:
+    return bool(line) and bool(_GREETING_LINE_RE.match(line) or _GREETING_PREFIX_RE.match(line))
+
+
+def _below_unmarked_history(lines: list[str]) -> list[str] | None:
+    """A reply written under history that has no quote markers (Outlook's "-----Original Message-----" and
+    header blocks, bottom-posted): the lines after the last quoted message's sign-off and name, from their
+    greeting ("Hi Sarah,") if they have one (a bank's footer may come first), else when they open with prose;
+    ``None`` otherwise (a forward with no comment, a footer)."""
+    scanned = range(min(len(lines), _MAX_HISTORY_SCAN_LINES))
+    starts = [i for i in scanned if lines[i] and _history_starts_at(lines, i)]
+    for start in reversed(starts):  # the last one may be the customer's own signature rule ("________")
+        sign_off = next((i for i in range(start + 1, len(lines)) if _is_sign_off_line(lines[i])), None)
+        if sign_off is None:
+            continue
+        below = sign_off + 1
+        while below < len(lines) and lines[below]:  # the name and title under the sign-off
+            below += 1
+        tail = lines[below:]
+        greeting = next((i for i, line in enumerate(tail) if _is_greeting_line(line)), None)
+        if greeting is not None:
+            return tail[greeting:]
+        opening = next((line for line in tail if line), "")
+        return tail if opening and _is_prose(opening) else None
     return None
 
 
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
-    if ":\n" in text or "essage:" in text:  # cheap gate for a relayed contact form
+    if _FORM_GATE_RE.search(text, 0, 4_000):
         lines = _form_message(lines) or lines
-    kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(*_newest_message_lines(lines))))
+    newest, first_content = _newest_message_lines(lines)
+    if first_content == len(newest) and (below := _below_unmarked_history(lines)):
+        newest, first_content = _newest_message_lines(below)
+    kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(newest, first_content)))
     message = "\n".join(kept)
     if "\n\n\n" in message:
         message = _BLANK_LINES_RE.sub("\n\n", message)
