@@ -380,6 +380,13 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
             f"{NEWEST}\n\nAm 25.03.2025 um 21:48 schrieb Bank Support:\n> Dear Jane,\n> {OLD}",
             "German attribution, the verb before the name",
         ),
+        (
+            "[Auto-forwarded by a rule]\n\nBegin forwarded message:\n\nFrom: Jane Doe <jane@x.com>\n"
+            "Subject: Card\nDate: 21 August 2024 at 02:51:00 GMT\nTo: care@bank.example\n\n\n"
+            "Dear Sir or Madam,\n\n"
+            f"{NEWEST}\n\nBR,\nJane Doe\n\n-----Original Message-----\nFrom: Jane Doe\nSent: Monday\n\n{OLD}",
+            "a forward with no words of its own: the forwarded message, not its history",
+        ),
     ],
 )
 def test_newest_message_survives_in_real_mail_shapes(body: str, label: str) -> None:
@@ -405,6 +412,17 @@ def test_an_inline_reply_under_pipe_quote_markers_keeps_the_answers_only() -> No
         f"| Could you tell us more?\n{NEWEST}\n\n| Kind regards,\n| Daniel"
     )
     assert newest_message(body) == f"replies inline\n{NEWEST}"
+
+
+@pytest.mark.parametrize(
+    "stub",
+    [
+        "To view this email as a web page, go here.",
+        "[This message is HTML only. Please use an HTML-capable mail client to view it.]",
+    ],
+)
+def test_a_text_part_that_points_to_the_html_part_gives_way_to_it(stub: str) -> None:
+    assert normalise_email("", stub, f"<p>Hi,</p><p>{NEWEST}</p><p>Thanks</p>").message == NEWEST
 
 
 def test_a_stub_text_part_gives_way_to_the_html_part() -> None:

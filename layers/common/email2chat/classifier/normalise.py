@@ -116,11 +116,17 @@ _FROM_LABEL_RE = re.compile(
     r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
 )
 _QUOTE_LINE_RE = re.compile(r"^\s*(>|\|(\s|$))")  # "> " and some clients' "| "
-# Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub.
+# Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub, a
+# mailbox rule's mark.
 _CLIENT_BOILERPLATE_RE = re.compile(
     r"^\[(image|cid|logo)[^\]]{0,200}\]$|multi-?part message in mime format|does not support html|"
-    r"view (this|the) (message|e-?mail) in (a|your) (web )?browser",
+    r"view (this|the|it) ((message|e-?mail) )?(in (a|your) (web )?browser|as a web ?page|online)|"
+    r"html[- ]only|html[- ]capable|^\[[^\]]{0,60}\bauto-?forwarded\b[^\]]{0,60}\]$",
     re.I,
+)
+# The separator of a forwarded message (a kind of ``_SEPARATOR_RE`` line).
+_FORWARD_MARKER_RE = re.compile(
+    r"forward|weitergeleitet|transféré|reenviado|encaminhada|inoltrato|doorgestuurd|vidarebefordrat", re.I
 )
 
 # --- signatures, sign-offs, disclaimers ------------------------------------------------------------
@@ -309,6 +315,7 @@ _FORM_MAX_LINES_ABOVE = 3  # "[Contact Us] Form submission", "Submitted at 24/11
 _FORM_MESSAGE_MIN_WORDS = 4  # a value's first paragraph shorter than this ("Hi,") reads on to the next
 _MAX_FORM_LINES = 60
 _MAX_HISTORY_SCAN_LINES = 400  # where a bottom-posted reply's history is looked for
+_MAX_FORWARD_HEADER_LINES = 12
 _MAX_SUBJECT_PREFIXES = 8
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
 _SUBJECT_REPLY_RE = re.compile(
@@ -624,7 +631,7 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 break
             if _QUOTE_LINE_RE.match(line):
                 continue
-        if (line[0] == "[" or "mime" in lowered or "html" in lowered or "browser" in lowered) and (
+        if (line[0] == "[" or "mime" in lowered or "html" in lowered or "view" in lowered) and (
             _CLIENT_BOILERPLATE_RE.search(line)
         ):
             continue
@@ -820,6 +827,22 @@ def _is_greeting_line(line: str) -> bool:
     return bool(line) and bool(_GREETING_LINE_RE.match(line) or _GREETING_PREFIX_RE.match(line))
 
 
+def _forwarded_message(lines: list[str]) -> list[str] | None:
+    """A forward with no words of its own (a mailbox rule's, or a customer's): the forwarded message, under
+    its separator and header; ``None`` when the body does not open with a forward."""
+    start = next(
+        (i for i, line in enumerate(lines[:_MAX_HISTORY_SCAN_LINES]) if _SEPARATOR_RE.match(line)), None
+    )
+    if start is None or not _FORWARD_MARKER_RE.search(lines[start]):
+        return None
+    position = start + 1
+    while position < min(len(lines), start + _MAX_FORWARD_HEADER_LINES) and (
+        not lines[position] or _LABEL_LINE_RE.match(lines[position])
+    ):
+        position += 1
+    return lines[position:] or None
+
+
 def _below_unmarked_history(lines: list[str]) -> list[str] | None:
     """A reply written under history that has no quote markers (Outlook's "-----Original Message-----" and
     header blocks, bottom-posted): the lines after the last quoted message's sign-off and name, from their
@@ -843,15 +866,18 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
     return None
 
 
+def _message_lines(lines: list[str]) -> list[str]:
+    return _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(*_newest_message_lines(lines))))
+
+
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
     if _FORM_GATE_RE.search(text, 0, 4_000):
         lines = _form_message(lines) or lines
-    newest, first_content = _newest_message_lines(lines)
-    if first_content == len(newest) and (below := _below_unmarked_history(lines)):
-        newest, first_content = _newest_message_lines(below)
-    kept = _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(newest, first_content)))
+    kept = _message_lines(lines)
+    if not kept and (below := _forwarded_message(lines) or _below_unmarked_history(lines)):
+        kept = _message_lines(below)  # nothing of its own above the history: a forward, or a bottom-post
     message = "\n".join(kept)
     if "\n\n\n" in message:
         message = _BLANK_LINES_RE.sub("\n\n", message)
