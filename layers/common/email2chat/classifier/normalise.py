@@ -311,6 +311,8 @@ _FORM_COLON_FIELD_RE = re.compile(r"^\*{0,2}(" + _FORM_LABEL + r")\*{0,2}[ \t]*:
 _FORM_STARRED_LABEL_RE = re.compile(r"^\*{1,2}(" + _FORM_LABEL + r")\*{1,2}:?$")
 _FORM_BARE_LABEL_RE = re.compile(r"^(" + _FORM_LABEL + r")$")
 _FORM_MIN_FIELDS = 3
+_FORM_DETAIL_MAX_WORDS = 8  # "Account number (last 4 digits): 6735"; a disclaimer's "NOTICE: ..." is longer
+_FORM_MAX_GAP = 4  # lines between the message field and a detail field next to it
 _FORM_MAX_LINES_ABOVE = 3  # "[Contact Us] Form submission", "Submitted at 24/11/2024 12:59"
 _FORM_MESSAGE_MIN_WORDS = 4  # a value's first paragraph shorter than this ("Hi,") reads on to the next
 _MAX_FORM_LINES = 60
@@ -754,8 +756,8 @@ class _FormField:
 
 
 def _form_fields(lines: list[str]) -> list[_FormField]:
-    """The fields of a relayed form among the first lines, or ``[]`` when ``lines`` are not one: at least
-    ``_FORM_MIN_FIELDS`` fields of one kind, the first under at most a short heading, none a mail header."""
+    """The fields of a relayed form among the first lines (all "Label: value" / "*Label*" fields, or all
+    bare "Label" lines over their values), or ``[]`` when ``lines`` are not one (``_is_form``)."""
     colon_fields: list[_FormField] = []
     bare_fields: list[_FormField] = []
     for index, line in enumerate(lines[:_MAX_FORM_LINES]):
@@ -773,15 +775,26 @@ def _form_fields(lines: list[str]) -> list[_FormField]:
             and _FORM_BARE_LABEL_RE.match(line)
         ):
             bare_fields.append(_FormField(index, line, ""))
-    for fields in (colon_fields, bare_fields):
-        if (
-            len(fields) >= _FORM_MIN_FIELDS
-            and sum(map(bool, lines[: fields[0].line])) <= _FORM_MAX_LINES_ABOVE
-            and not any(_FROM_LABEL_RE.match(field.label + ":") for field in fields)  # quoted mail
-            and any(_FORM_MESSAGE_LABEL_RE.search(field.label) for field in fields)
-        ):
-            return fields
-    return []
+    return next((fields for fields in (colon_fields, bare_fields) if _is_form(fields, lines)), [])
+
+
+def _is_form(fields: list[_FormField], lines: list[str]) -> bool:
+    """A message field next to (``_FORM_MAX_GAP`` lines) short detail fields ("Phone: ...", "Topic: ..."),
+    under at most a short heading; no mail header ("From:"). An e-mail's "Quick question: ..." and its
+    signature's "Mobile: ..." are not a form."""
+    if len(fields) < _FORM_MIN_FIELDS or sum(map(bool, lines[: fields[0].line])) > _FORM_MAX_LINES_ABOVE:
+        return False
+    if any(_FROM_LABEL_RE.match(field.label + ":") for field in fields):
+        return False
+    messages = [field.line for field in fields if _FORM_MESSAGE_LABEL_RE.search(field.label)]
+    details = [
+        field.line
+        for field in fields
+        if not _FORM_MESSAGE_LABEL_RE.search(field.label) and len(field.value.split()) <= _FORM_DETAIL_MAX_WORDS
+    ]
+    return len(details) >= _FORM_MIN_FIELDS - 1 and any(
+        abs(message - detail) <= _FORM_MAX_GAP for message in messages for detail in details
+    )
 
 
 def _form_message(lines: list[str]) -> list[str] | None:
