@@ -790,7 +790,8 @@ def _is_form(fields: list[_FormField], lines: list[str]) -> bool:
     details = [
         field.line
         for field in fields
-        if not _FORM_MESSAGE_LABEL_RE.search(field.label) and len(field.value.split()) <= _FORM_DETAIL_MAX_WORDS
+        if not _FORM_MESSAGE_LABEL_RE.search(field.label)
+        and len(field.value.split()) <= _FORM_DETAIL_MAX_WORDS
     ]
     return len(details) >= _FORM_MIN_FIELDS - 1 and any(
         abs(message - detail) <= _FORM_MAX_GAP for message in messages for detail in details
