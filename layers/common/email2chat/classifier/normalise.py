@@ -300,17 +300,13 @@ _FORM_MESSAGE_WORDS = (
     r"(message|comments?|enquiry|inquiry|question|query|details|description|help|request|transcription|"
     r"transcript|issue|problem|concern|feedback|complaint)"
 )
-# The cheap gate: a line that may be a message field's label (most emails have none).
-_FORM_GATE_RE = re.compile(
-    r"^\*{0,2}([\w'\u2019()/&?-]+ ){0,5}" + _FORM_MESSAGE_WORDS + r"\b[^\n:.]{0,30}(:|\*{0,2}\s*$)",
-    re.I | re.M,
-)
 _FORM_MESSAGE_LABEL_RE = re.compile(r"\b" + _FORM_MESSAGE_WORDS + r"\b", re.I)
 _FORM_LABEL = r"[^\W\d_][\w'\u2019()/&.,?#-]*( [\w'\u2019()/&.,?#-]+){0,6}"
 _FORM_COLON_FIELD_RE = re.compile(r"^\*{0,2}(" + _FORM_LABEL + r")\*{0,2}[ \t]*:([ \t]+(.*))?$")
 _FORM_STARRED_LABEL_RE = re.compile(r"^\*{1,2}(" + _FORM_LABEL + r")\*{1,2}:?$")
 _FORM_BARE_LABEL_RE = re.compile(r"^(" + _FORM_LABEL + r")$")
 _FORM_MIN_FIELDS = 3
+_FORM_BARE_LABEL_MAX_WORDS = 5
 _FORM_DETAIL_MAX_WORDS = 8  # "Account number (last 4 digits): 6735"; a disclaimer's "NOTICE: ..." is longer
 _FORM_MAX_GAP = 4  # lines between the message field and a detail field next to it
 _FORM_MAX_LINES_ABOVE = 3  # "[Contact Us] Form submission", "Submitted at 24/11/2024 12:59"
@@ -621,7 +617,8 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 resume = _quoted_block_end(lines, index - 1)
                 if last_quote is None:
                     last_quote = max(
-                        (i for i, other in enumerate(lines) if _QUOTE_LINE_RE.match(other)), default=-1
+                        (i for i, other in enumerate(lines) if other.startswith((">", "| ")) or other == "|"),
+                        default=-1,
                     )
                 if resume is None or (first_content >= 0 and last_quote < resume):
                     break  # history to the end (a footer a gateway adds under a quote is not the customer's)
@@ -798,6 +795,24 @@ def _is_form(fields: list[_FormField], lines: list[str]) -> bool:
     )
 
 
+def _may_be_form(lines: list[str]) -> bool:
+    """Cheap: a form's first field is among its first lines ("Name: ...", "*Name*", "Name" over its value)."""
+    opening = [index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index]][
+        : _FORM_MAX_LINES_ABOVE + 1
+    ]
+    return any(
+        ":" in lines[index]
+        or lines[index][0] == "*"
+        or (
+            lines[index][-1] not in ".,!?;"
+            and lines[index].count(" ") < _FORM_BARE_LABEL_MAX_WORDS
+            and index + 1 < len(lines)
+            and bool(lines[index + 1])
+        )
+        for index in opening
+    )
+
+
 def _form_message(lines: list[str]) -> list[str] | None:
     """A form relayed by e-mail (a web contact form, a voicemail transcription, an SMS gateway): the lines of
     its message field, the longest of the fields whose label names a message ("Message", "How can we help?",
@@ -887,7 +902,7 @@ def _message_lines(lines: list[str]) -> list[str]:
 def newest_message(text: str) -> str:
     """The customer's newest message from a plain-text body (see the module docstring)."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
-    if _FORM_GATE_RE.search(text, 0, 4_000):
+    if _may_be_form(lines):
         lines = _form_message(lines) or lines
     kept = _message_lines(lines)
     if not kept and (below := _forwarded_message(lines) or _below_unmarked_history(lines)):
