@@ -486,6 +486,7 @@ _CONTACT_HINT_RE = re.compile(r"[\d@\[|•·]")  # one character class: the rege
 _CONTACT_RE = re.compile(
     r"(\+|\(\d|\b\d{2,5}\)?[ .-])\d[\d ().-]{4,}\d|"  # a phone: "+44 20", "(415) 555-", "020 7946 0123"
     r"\S@[\w-]+\.\w|\[(image|cid|logo)|"  # an address, an inline image
+    r"^(linkedin|twitter|x|instagram|facebook|tiktok|github|skype|teams)\s*:|^@\w{2,}\s*$|"  # social handles
     r"^(t|m|p|f|e|tel|phone|mobile|mob|cell|fax|direct|office|email|e-mail)\s*[:.]\s*\S|"
     r" [|•·] ",  # "Title | Company | City"
     re.I,
