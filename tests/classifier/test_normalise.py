@@ -156,6 +156,20 @@ def test_huge_body_is_cut_safely_and_fast() -> None:
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        "-----Original Message-----\n" * 200_000,  # history starts everywhere, no sign-off below any
+        "________\nFrom: a@b.example\nSent: 1 May 2024\n\nThanks,\n" * 30_000,
+        "Begin forwarded message:\n" + "To: x\n" * 100_000,
+    ],
+)
+def test_a_body_that_is_all_history_is_bounded(body: str) -> None:
+    started = time.perf_counter()
+    normalise_email(text=body)
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
     "html",
     [
         "<" * 2_000_000,

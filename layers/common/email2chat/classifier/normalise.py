@@ -7,7 +7,9 @@ header blocks in any language and order, forwarded headers, help-desk markers; a
 the quote or between quotes is read on), signatures (``-- ``, "Sent from my ...", sign-offs in a dozen
 languages and everything under them, and bottom-up whatever the language: contact blocks, name and title
 lines), legal disclaimers and security banners, a letter's address and date, greetings, pleasantries and
-courtesy lines. A relayed contact form keeps its message field; a stub text part gives way to the HTML part.
+courtesy lines. A relayed form (web contact form, voicemail transcription, SMS gateway) keeps its message
+field; a forward with no words of its own is read from the forwarded message, a reply written under unmarked
+history from below it; a stub text part gives way to the HTML part.
 The rules were found on real mail shapes: ``training/realistic/README.md``.
 
 Bounded work: inputs are cut before any parsing (``MAX_HTML_CHARS``, ``MAX_TEXT_CHARS``), HTML is stripped
@@ -18,6 +20,7 @@ milliseconds, not minutes.
 
 from __future__ import annotations
 
+import bisect
 import html as html_lib
 import quopri
 import re
@@ -115,7 +118,6 @@ _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
 _FROM_LABEL_RE = re.compile(
     r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
 )
-_QUOTE_LINE_RE = re.compile(r"^\s*(>|\|(\s|$))")  # "> " and some clients' "| "
 # Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub, a
 # mailbox rule's mark.
 _CLIENT_BOILERPLATE_RE = re.compile(
@@ -430,6 +432,11 @@ def _clean_lines(text: str) -> list[str]:
     return list(map(str.strip, lines))
 
 
+def _is_quote_line(line: str) -> bool:
+    """A quoted line: "> " and some clients' "| " (``line`` is stripped)."""
+    return line.startswith((">", "| ")) or line == "|"
+
+
 def _history_starts_at(lines: list[str], index: int) -> bool:
     line = lines[index]
     if _SEPARATOR_RE.match(line) or _ON_WROTE_RE.match(line) or _REPLY_ABOVE_RE.search(line):
@@ -466,9 +473,9 @@ def _quoted_block_end(lines: list[str], index: int) -> int | None:
         position += 1  # the rest of a "From: / Sent: / To:" header
     while position < len(lines) and not lines[position]:
         position += 1
-    if position >= len(lines) or not _QUOTE_LINE_RE.match(lines[position]):
+    if position >= len(lines) or not _is_quote_line(lines[position]):
         return None
-    while position < len(lines) and (not lines[position] or _QUOTE_LINE_RE.match(lines[position])):
+    while position < len(lines) and (not lines[position] or _is_quote_line(lines[position])):
         position += 1
     return position
 
@@ -618,8 +625,7 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 resume = _quoted_block_end(lines, index - 1)
                 if last_quote is None:
                     last_quote = max(
-                        (i for i, other in enumerate(lines) if other.startswith((">", "| ")) or other == "|"),
-                        default=-1,
+                        (i for i, other in enumerate(lines) if _is_quote_line(other)), default=-1
                     )
                 if resume is None or (first_content >= 0 and last_quote < resume):
                     break  # history to the end (a footer a gateway adds under a quote is not the customer's)
@@ -629,7 +635,7 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 len(words) <= _MAX_SENT_FROM_WORDS and "?" not in line and _SENT_FROM_RE.match(line)
             ):
                 break
-            if _QUOTE_LINE_RE.match(line):
+            if _is_quote_line(line):
                 continue
         if (line[0] == "[" or "mime" in lowered or "html" in lowered or "view" in lowered) and (
             _CLIENT_BOILERPLATE_RE.search(line)
@@ -824,6 +830,7 @@ def _form_message(lines: list[str]) -> list[str] | None:
         return None
     field_lines = {field.line for field in fields}
     best: list[str] | None = None
+    best_words = 0
     for field in fields:
         if not _FORM_MESSAGE_LABEL_RE.search(field.label):
             continue
@@ -837,13 +844,13 @@ def _form_message(lines: list[str]) -> list[str] | None:
                 break
             value.append(line.strip('"“”'))
             words += len(line.split())
-        if best is None or words > len(" ".join(best).split()):
-            best = value
+        if best is None or words > best_words:
+            best, best_words = value, words
     above = [line for line in lines[: fields[0].line] if line]
     if (
         best is not None
         and any(line[-1] in ".?!" for line in above)
-        and len(" ".join(above).split()) > len(" ".join(best).split())
+        and len(" ".join(above).split()) > best_words
     ):
         return None  # sentences above the fields, longer than the message: an e-mail with details under it
     return best
@@ -880,10 +887,12 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
     ``None`` otherwise (a forward with no comment, a footer)."""
     scanned = range(min(len(lines), _MAX_HISTORY_SCAN_LINES))
     starts = [i for i in scanned if lines[i] and _history_starts_at(lines, i)]
+    sign_offs = [i for i in scanned if _is_sign_off_line(lines[i])] if starts else []
     for start in reversed(starts):  # the last one may be the customer's own signature rule ("________")
-        sign_off = next((i for i in range(start + 1, len(lines)) if _is_sign_off_line(lines[i])), None)
-        if sign_off is None:
+        after = bisect.bisect_right(sign_offs, start)
+        if after == len(sign_offs):
             continue
+        sign_off = sign_offs[after]
         below = sign_off + 1
         while below < len(lines) and lines[below]:  # the name and title under the sign-off
             below += 1
