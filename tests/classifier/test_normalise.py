@@ -439,6 +439,27 @@ def test_a_text_part_that_points_to_the_html_part_gives_way_to_it(stub: str) -> 
     assert normalise_email("", stub, f"<p>Hi,</p><p>{NEWEST}</p><p>Thanks</p>").message == NEWEST
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"Dear team,\n\nI opened the account last month.\n\nYours faithfully,\nL\n\nP.S. {NEWEST}",
+        f"Hi,\nI opened the account last month.\n-- \nJane Doe\n07700 900123\n\nPS: {NEWEST}",
+        f"Hi,\nI opened the account last month.\n\nThanks,\nJane\n\nP.P.S. {NEWEST}\n\n"
+        f"On Mon, 3 Jun 2024 at 10:02, Bank <care@bank.example> wrote:\n> P.S. {OLD}",
+    ],
+)
+def test_a_postscript_under_the_signature_is_the_customers(body: str) -> None:
+    message = newest_message(body)
+    assert NEWEST in message
+    assert OLD not in message
+    assert "Jane" not in message
+
+
+def test_a_postscript_of_the_quoted_history_is_not_read() -> None:
+    body = f"{NEWEST}\n\nThanks,\nJane\n\nOn Mon, 3 Jun 2024, Bank <care@bank.example> wrote:\n\nP.S. {OLD}"
+    assert newest_message(body) == NEWEST
+
+
 def test_a_stub_text_part_gives_way_to_the_html_part() -> None:
     for stub in ("-- \nJane Doe", "This is a multi-part message in MIME format.", "[image: logo]"):
         assert normalise_email(text=stub, html=f"<p>{NEWEST}</p><p>Jane</p>").message == NEWEST

@@ -502,6 +502,7 @@ _HAS_DIGIT_RE = re.compile(r"\d")
 _NUMBERED_ITEM_RE = re.compile(r"\d{1,2}[.)]\s")
 _BULLET_FIRST_CHARS = frozenset("-*•\u2013·")  # \u2013: en dash
 _MAX_SIGNATURE_LINES = 12
+_POSTSCRIPT_RE = re.compile(r"(p\.\s?(p\.\s?)?s\.?|p?ps\s*[:\-\u2013])", re.I)  # "P.S.", "P.P.S.", "PS:"
 _MAX_SENT_FROM_WORDS = 8  # "Sent from my Galaxy, an AT&T 5G Evolution capable smartphone" is longer than most
 _MAX_HEADING_LINES = 12
 
@@ -634,6 +635,7 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
             if _SIGNATURE_DELIMITER_RE.match(line) or (
                 len(words) <= _MAX_SENT_FROM_WORDS and "?" not in line and _SENT_FROM_RE.match(line)
             ):
+                kept += _postscript(lines, index)
                 break
             if _is_quote_line(line):
                 continue
@@ -643,7 +645,8 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
             continue
         if _is_sign_off(line, first_word):
             if first_content >= 0 or _signature_follows(lines, index):
-                break  # a sign-off ends the message; a name and titles follow
+                kept += _postscript(lines, index)
+                break  # a sign-off ends the message; a name and titles follow (and maybe a P.S.)
             continue  # "Thanks!" before the customer's first words opens the message: read on
         if not _DISCLAIMER_HINT_WORDS.isdisjoint(words) and _is_disclaimer(line):
             if first_content >= 0:
@@ -662,6 +665,22 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
             heading = not _is_prose(line)
         kept.append(line)
     return kept, first_content if first_content >= 0 else len(kept)
+
+
+def _postscript(lines: list[str], index: int) -> list[str]:
+    """A P.S. under the signature that starts at ``index`` (before any history): its paragraph, after a blank
+    line; ``[]`` when there is none."""
+    for position in range(index, min(len(lines), index + _MAX_SIGNATURE_LINES)):
+        line = lines[position]
+        if not line or line[0] not in "Pp" or not (_POSTSCRIPT_RE.match(line) or line.startswith("PS ")):
+            continue
+        if any(lines[above] and _history_starts_at(lines, above) for above in range(index, position)):
+            return []  # the P.S. of a quoted message
+        end = position
+        while end < len(lines) and lines[end] and not _history_starts_at(lines, end):
+            end += 1
+        return ["", *lines[position:end]]
+    return []
 
 
 def _signature_follows(lines: list[str], index: int) -> bool:
