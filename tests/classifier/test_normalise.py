@@ -45,6 +45,7 @@ OLD = "How do I change the currency of my savings account"
         ),
         (f"{NEWEST}\n\n---------- Forwarded message ---------\nFrom: Jane\nDate: Mon\n\n{OLD}", "forwarded"),
         (f"{NEWEST}\n\nBegin forwarded message:\n\n{OLD}", "apple forward"),
+        (f"{NEWEST}\n\n-------- Message transféré --------\nSujet : Carte\n\n{OLD}", "French forward"),
         (f"{NEWEST}\n> {OLD}\n> more quoted text", "bare quote lines"),
         (
             f"Dear Sir or Madam,\n\n{NEWEST}\n\nKind regards,\nJane Doe\nHead of {OLD}",
@@ -433,6 +434,7 @@ def test_an_inline_reply_under_pipe_quote_markers_keeps_the_answers_only() -> No
     [
         "To view this email as a web page, go here.",
         "[This message is HTML only. Please use an HTML-capable mail client to view it.]",
+        "[This email was sent in HTML format]",
     ],
 )
 def test_a_text_part_that_points_to_the_html_part_gives_way_to_it(stub: str) -> None:
@@ -481,6 +483,8 @@ def test_leaked_quoted_printable_is_decoded() -> None:
         ("Account blocked - case 48213", "Account blocked"),
         ("Card stolen [Ref: HLB-6016003]", "Card stolen"),
         ("Contact form submission via website", ""),
+        ("R: Card query", ""),
+        ("Réf : Welcome to Northbank", ""),
     ],
 )
 def test_subjects_made_of_generic_words_and_references_say_nothing(subject: str, expected: str) -> None:

@@ -96,7 +96,8 @@ _WROTE_END_RE = re.compile(r"\b" + _WROTE_VERBS + r"\s*:\s*$", re.I)
 _ADDRESS_ATTRIBUTION_RE = re.compile(r"[<(\[](mailto:)?\S+@[\w-]+\.[\w.-]+[>)\]].{0,40}:\s*$")
 _DATE_OR_TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b|\b(19|20)\d{2}\b")
 _SEPARATOR_RE = re.compile(
-    r"^\s*(-{2,}\s*(original message|forwarded message|message d'origine|ursprüngliche nachricht)\s*-{2,}"
+    r"^\s*(-{2,}\s*(original message|forwarded message|message d'origine|ursprüngliche nachricht|"
+    r"message transféré|weitergeleitete nachricht|mensaje reenviado|messaggio inoltrato)\s*-{2,}"
     r"|begin forwarded message\s*:?|forwarded message\s*:?|inizio messaggio inoltrato\s*:?|"
     r"(mensaje|mensagem) (reenviado|encaminhada)\s*:?|weitergeleitete nachricht\s*:?|"
     r"(message transféré|doorgestuurd bericht|vidarebefordrat meddelande)\s*:?|_{8,}|-{8,}|={8,})\s*$",
@@ -123,7 +124,8 @@ _FROM_LABEL_RE = re.compile(
 _CLIENT_BOILERPLATE_RE = re.compile(
     r"^\[(image|cid|logo)[^\]]{0,200}\]$|multi-?part message in mime format|does not support html|"
     r"view (this|the|it) ((message|e-?mail) )?(in (a|your) (web )?browser|as a web ?page|online)|"
-    r"html[- ]only|html[- ]capable|^\[[^\]]{0,60}\bauto-?forwarded\b[^\]]{0,60}\]$",
+    r"html[- ]only|html[- ]capable|sent (in|as) html|in html format|"
+    r"^\[[^\]]{0,60}\bauto-?forwarded\b[^\]]{0,60}\]$",
     re.I,
 )
 # The separator of a forwarded message (a kind of ``_SEPARATOR_RE`` line).
@@ -319,7 +321,7 @@ _MAX_FORWARD_HEADER_LINES = 12
 _MAX_SUBJECT_PREFIXES = 8
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
 _SUBJECT_REPLY_RE = re.compile(
-    r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc)\s*(\[\d+\])?\s*:\s*", re.I
+    r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc|r|rif|réf)\s*(\[\d+\])?\s*:\s*", re.I
 )
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
