@@ -46,6 +46,18 @@ OLD = "How do I change the currency of my savings account"
         (f"{NEWEST}\n\n---------- Forwarded message ---------\nFrom: Jane\nDate: Mon\n\n{OLD}", "forwarded"),
         (f"{NEWEST}\n\nBegin forwarded message:\n\n{OLD}", "apple forward"),
         (f"{NEWEST}\n\n-------- Message transféré --------\nSujet : Carte\n\n{OLD}", "French forward"),
+        (
+            f"{NEWEST}\n\n-------- Oryginalna wiadomość --------\nOd: Bank\n\n{OLD}",
+            "a client's rule in any language",
+        ),
+        (
+            "-----Original Message-----\nFrom: Bank <care@bank.example>\n"
+            "Sent: Friday, August 2, 2024 12:36 PM\n"
+            f"Subject: Card\n\nDear Jan,\n\n{OLD}\n\nBest wishes,\nGrace\nBank Customer Care\n\n"
+            "We will never ask you for your full PIN or password by email.\n\n"
+            f"Thanks Grace,\n\n{NEWEST}\n\nBR,\nJan",
+            "a reply under unmarked history, after the bank's security notice",
+        ),
         (f"{NEWEST}\n> {OLD}\n> more quoted text", "bare quote lines"),
         (
             f"Dear Sir or Madam,\n\n{NEWEST}\n\nKind regards,\nJane Doe\nHead of {OLD}",
@@ -457,6 +469,18 @@ def test_a_postscript_under_the_signature_is_the_customers(body: str) -> None:
     assert "Jane" not in message
 
 
+def test_an_outlook_html_reply_written_under_its_header_block_is_read() -> None:
+    html = (
+        '<div id="divRplyFwdMsg"><b>De: </b>Bank &lt;care@bank.example&gt;<br>'
+        "<b>Enviado: </b>martes, 6 de agosto de 2024 09:25<br><b>Asunto: </b>Card</div>"
+        f"<p>Dear Michael,</p><p>{OLD}</p><p>Regards,<br>Priya<br>Bank Customer Care</p>"
+        f"<p>Thanks, that's all clear now.</p><p>{NEWEST}</p><p>Kind regards,</p><p>Michael</p>"
+    )
+    message = normalise_email("RE: Card", "", html).message
+    assert NEWEST in message
+    assert OLD not in message
+
+
 def test_a_postscript_of_the_quoted_history_is_not_read() -> None:
     body = f"{NEWEST}\n\nThanks,\nJane\n\nOn Mon, 3 Jun 2024, Bank <care@bank.example> wrote:\n\nP.S. {OLD}"
     assert newest_message(body) == NEWEST
@@ -484,6 +508,8 @@ def test_leaked_quoted_printable_is_decoded() -> None:
         ("Card stolen [Ref: HLB-6016003]", "Card stolen"),
         ("Contact form submission via website", ""),
         ("R: Card query", ""),
+        ("Odp: Re: I found a direct debit I would like to dispute", ""),
+        ("VB: Re: I was not given the right amount of cash", ""),
         ("Réf : Welcome to Northbank", ""),
     ],
 )
@@ -559,6 +585,8 @@ def test_a_short_ask_is_never_stripped_away(body: str) -> None:
         ),
         ("Card blocked abroad\n\nHello,\nI'm in Spain and it is declined everywhere.", "Card blocked abroad"),
         ("Hi,\nI see unauthorised use of my card on my statement.", "unauthorised use"),
+        ("If my card is lost or stolen, can I call you from abroad?", "call you from abroad"),
+        ("We never asked for a new card, why did one arrive?", "why did one arrive"),
         ("Please block my card\x0bit was stolen", "it was stolen"),
         (
             "My card was stolen last night, please block it.\n\nName: Jane Doe\nAccount: 12345678\n"

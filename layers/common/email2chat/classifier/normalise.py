@@ -100,7 +100,8 @@ _SEPARATOR_RE = re.compile(
     r"message transféré|weitergeleitete nachricht|mensaje reenviado|messaggio inoltrato)\s*-{2,}"
     r"|begin forwarded message\s*:?|forwarded message\s*:?|inizio messaggio inoltrato\s*:?|"
     r"(mensaje|mensagem) (reenviado|encaminhada)\s*:?|weitergeleitete nachricht\s*:?|"
-    r"(message transféré|doorgestuurd bericht|vidarebefordrat meddelande)\s*:?|_{8,}|-{8,}|={8,})\s*$",
+    r"(message transféré|doorgestuurd bericht|vidarebefordrat meddelande)\s*:?|_{8,}|-{8,}|={8,}|"
+    r"-{6,} ?[^\W\d_][^-]{2,40}? ?-{6,})\s*$",  # "-------- Oryginalna wiadomość --------": a client's rule
     re.I,
 )
 # Help desks put a marker above the history of a ticket ("##- Please type your reply above this line -##").
@@ -206,6 +207,11 @@ _DISCLAIMER_RE = re.compile(
     r"(e-?mail|message)s? (is|are) not guaranteed to be (secure|error)|"
     r"computer viruses|scanned for (viruses|malware)|accepts no liability|"
     r"registered in (england|scotland|ireland)|"
+    # a bank's own security notice, quoted under a reply: "We will never ask for your PIN", "If your card is
+    # lost or stolen, call us ..."
+    r"\bwe('ll| will) never (ask|call|e-?mail|text|contact)|"
+    r"^if (your|a) card (is|has been|was) lost or stolen,? (or [^,]{0,60},? )?(please )?"
+    r"(call|contact|report|freeze)|"
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
     r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|"
     r"external sender|phish alert|^\W{0,3}(\[external\]|external (email|e-mail|sender|message)\b)|"
@@ -231,7 +237,7 @@ _DISCLAIMER_HINT_WORDS = _with_punctuation(
     transmitted attachments often click clicking links guaranteed environment print printing proprietary
     prohibited strictly notice notice: aviso destinataire destinataires destinatario destinatarios
     vertraulich vertrauliche haftungsausschluss messaggio bericht e-post pièces learn [external
-    [external] external sender vigilant phish virus-free"""
+    [external] external sender vigilant phish virus-free never lost"""
 )
 
 # Gates: a line can start history, a signature or a quote only if it starts with one of these.
@@ -321,7 +327,8 @@ _MAX_FORWARD_HEADER_LINES = 12
 _MAX_SUBJECT_PREFIXES = 8
 _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #123]"
 _SUBJECT_REPLY_RE = re.compile(
-    r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|rv|antw|doorst|res|enc|r|rif|réf)\s*(\[\d+\])?\s*:\s*", re.I
+    r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|vb|rv|antw|doorst|res|enc|r|rif|réf|i|odp|pd|ynt|ilt)\s*(\[\d+\])?\s*:\s*",
+    re.I,
 )
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
@@ -391,16 +398,17 @@ def html_to_text(markup: str) -> str:
     """Strip HTML in a few linear passes: comments and invisible blocks (script, style, head) out, the
     document cut where quoted history starts (``<blockquote>``, Gmail / Yahoo / Thunderbird / Outlook reply
     containers: a reply's newest message comes before them, or after the last ``</blockquote>`` when nothing
-    does), block tags to line breaks, other tags out."""
+    does; a reply header with nothing above it and no ``</blockquote>`` keeps the whole text, for the text
+    rules), block tags to line breaks, other tags out."""
     markup = _drop_invisible_blocks(_drop_comments(markup[:MAX_HTML_CHARS]))
     quote = _HTML_QUOTE_START_RE.search(markup)
     if quote is not None:
         above = _markup_text(markup[: quote.start()])
         below = markup.rfind("</blockquote>")
-        if (
-            _WORD_CHAR_RE.search(above) is None and below > quote.start()
-        ):  # bottom-posted: the reply is under it
-            return _markup_text(markup[below:])
+        if _WORD_CHAR_RE.search(above) is None:  # bottom-posted: the reply is under the quote
+            if below > quote.start():
+                return _markup_text(markup[below:])
+            return _markup_text(markup)  # under a reply header (Outlook's): the text rules find the reply
         return above
     return _markup_text(markup)
 
@@ -921,8 +929,16 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
         greeting = next((i for i, line in enumerate(tail) if _is_greeting_line(line)), None)
         if greeting is not None:
             return tail[greeting:]
-        opening = next((line for line in tail if line), "")
-        return tail if opening and _is_prose(opening) else None
+        # else the first paragraph in the customer's voice ("Thanks Grace," / prose), after the bank's footers
+        start = next(
+            (
+                i
+                for i, line in enumerate(tail)
+                if line and (_is_sign_off_line(line) or _is_prose(line)) and not _is_disclaimer(line)
+            ),
+            None,
+        )
+        return tail[start:] if start is not None else None
     return None
 
 
