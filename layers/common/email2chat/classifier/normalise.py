@@ -930,7 +930,7 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
         if greeting is not None:
             return tail[greeting:]
         # else the first paragraph in the customer's voice ("Thanks Grace," / prose), after the bank's footers
-        start = next(
+        voiced = next(
             (
                 i
                 for i, line in enumerate(tail)
@@ -938,7 +938,7 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
             ),
             None,
         )
-        return tail[start:] if start is not None else None
+        return tail[voiced:] if voiced is not None else None
     return None
 
 
