@@ -16,6 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         DEFAULT_COMPETING_INTENTS,
         DEFAULT_LENGTH_POWER,
         DEFAULT_MAX_ITER,
+        DEFAULT_URGENT_WEIGHT,
     )
 
     parser.add_argument(
@@ -44,6 +45,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_COMPETING_INTENTS,
         help="how many non-urgent intents (the closest to an Urgent one) get a class of their own",
     )
+    parser.add_argument(
+        "--urgent-weight",
+        type=float,
+        default=DEFAULT_URGENT_WEIGHT,
+        help="how many times an example of an Urgent intent counts in the fit",
+    )
     parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
 
@@ -61,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         length_power=args.length_power,
         subset_per_class=args.subset_per_class,
         competing_intents=args.competing_intents,
+        urgent_weight=args.urgent_weight,
     )
     try:
         result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)
