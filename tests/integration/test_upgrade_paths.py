@@ -94,8 +94,8 @@ def test_attributes_are_preserved_on_the_chat_leg(run: tuple[dict[str, Any], Any
     assert "Loyalty_Segment" in attributes  # an attribute the schema does not know passes through unchanged
 
 
-def test_declined_gets_a_fallback_within_seconds_of_the_event(run: tuple[dict[str, Any], Any]) -> None:
-    result, raw = run
+def test_declined_gets_a_fallback_before_the_wait_could_time_out(run: tuple[dict[str, Any], Any]) -> None:
+    _, raw = run
     email = _email(run, "declined")
     assert email["outcome"] == "declined_fallback"
     assert email["fallback_emails"] == 1
@@ -103,11 +103,16 @@ def test_declined_gets_a_fallback_within_seconds_of_the_event(run: tuple[dict[st
     assert "conv-declined" in sent["textBody"] + sent["htmlBody"]  # the original conversation id is quoted
     assert "call" in (sent["subject"] + sent["textBody"]).lower()  # a callback is offered
     (declined_at,) = _event_times(raw, "conv-declined", ".customer.end")
-    delay = sent["at"] - declined_at
-    # the event ends the wait at once: a few real seconds at most (each 10 ms of Python is a simulated
-    # second here), and clearly not the 5-minute timeout
-    assert 0 <= delay * result["run"]["time_scale"] < 2.0, delay
-    assert delay < AWAIT_TIMEOUT_S / 2, delay
+    (pushed,) = raw.conversations["conv-declined"]["notifications"]
+    # The customer declines 5 simulated seconds after the prompt; the event ends the wait, so the fallback
+    # goes out before the 5-minute timeout could have fired (a timed-out wait sends it at AWAIT_TIMEOUT_S or
+    # later, see the "ignored" case). Simulated time runs at 100x (each 10 ms of Python is a second): the
+    # bound leaves ~2.9 real seconds for the workflow; "under 1.5 s" failed once on a loaded 2-core CI host.
+    assert declined_at <= sent["at"] < pushed["at"] + AWAIT_TIMEOUT_S - 5, (
+        declined_at,
+        sent["at"],
+        pushed["at"],
+    )
 
 
 def test_ignored_is_cleaned_up_at_the_timeout(run: tuple[dict[str, Any], Any]) -> None:
