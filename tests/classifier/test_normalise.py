@@ -481,6 +481,28 @@ def test_an_outlook_html_reply_written_under_its_header_block_is_read() -> None:
     assert OLD not in message
 
 
+def test_a_web_form_laid_out_as_an_html_table_keeps_its_message_field() -> None:
+    def row(label: str, value: str) -> str:
+        return (
+            f'<tr><td style="font-weight:bold"><b>{label}</b></td><td style="padding:4px">{value}</td></tr>'
+        )
+
+    html = (
+        "<h3>New Contact Us submission</h3><table>"
+        + row("Name", "Jane Doe")
+        + row("Email", "jane@example.com")
+        + row("Topic", "Cards")
+        + row("Message", f"Hello,<br><br>{NEWEST}<br><br>Thanks,<br>Jane")
+        + "</table><p>Submitted 2025-04-23 09:25 UTC. This is an automated notification.</p>"
+    )
+    assert normalise_email("Contact form", "", html).message == NEWEST
+
+
+def test_a_layout_table_without_a_message_cell_is_not_joined() -> None:
+    html = f"<table><tr><td>Jane Doe</td><td>Head of Procurement</td></tr></table><p>{NEWEST}</p>"
+    assert "Jane Doe: Head" not in html_to_text(html)
+
+
 def test_a_postscript_of_the_quoted_history_is_not_read() -> None:
     body = f"{NEWEST}\n\nThanks,\nJane\n\nOn Mon, 3 Jun 2024, Bank <care@bank.example> wrote:\n\nP.S. {OLD}"
     assert newest_message(body) == NEWEST

@@ -311,6 +311,29 @@ _FORM_MESSAGE_WORDS = (
     r"transcript|issue|problem|concern|feedback|complaint)"
 )
 _FORM_MESSAGE_LABEL_RE = re.compile(r"\b" + _FORM_MESSAGE_WORDS + r"\b", re.I)
+# A form laid out as an HTML table (a label cell, then its value cell): a cell that holds only a message label
+# marks one; then each short label cell is joined to the cell after it ("Name: Jane Doe"), for the form rules.
+_INLINE_TAGS = r"(?:<(?:b|strong|span|font|label|em)\b[^<>]{0,200}>){0,3}"
+_INLINE_CLOSE_TAGS = r"(?:</(?:b|strong|span|font|label|em)>){0,3}"
+_MESSAGE_CELL_RE = re.compile(
+    r"<t[dh]\b[^<>]{0,300}>"
+    + _INLINE_TAGS
+    + r"\s*([\w']+ ){0,4}"
+    + _FORM_MESSAGE_WORDS
+    + r"\??\s*:?\s*"
+    + _INLINE_CLOSE_TAGS
+    + r"\s*</t[dh]>",
+    re.I,
+)
+_LABEL_CELL_RE = re.compile(
+    r"(<t[dh]\b[^<>]{0,300}>"
+    + _INLINE_TAGS
+    + r"[^<>:]{1,60}?)\s*:?\s*("
+    + _INLINE_CLOSE_TAGS
+    + r")\s*</t[dh]>\s*"
+    r"<t[dh]\b[^<>]{0,300}>",
+    re.I,
+)
 _FORM_LABEL = r"[^\W\d_][\w'\u2019()/&.,?#-]*( [\w'\u2019()/&.,?#-]+){0,6}"
 _FORM_COLON_FIELD_RE = re.compile(r"^\*{0,2}(" + _FORM_LABEL + r")\*{0,2}[ \t]*:([ \t]+(.*))?$")
 _FORM_STARRED_LABEL_RE = re.compile(r"^\*{1,2}(" + _FORM_LABEL + r")\*{1,2}:?$")
@@ -414,6 +437,8 @@ def html_to_text(markup: str) -> str:
 
 
 def _markup_text(markup: str) -> str:
+    if "<t" in markup and _MESSAGE_CELL_RE.search(markup):
+        markup = _LABEL_CELL_RE.sub(r"\1\2: ", markup)
     return html_lib.unescape(_ANY_TAG_RE.sub("", _BLOCK_TAG_RE.sub("\n", markup)))
 
 
