@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import html as html_lib
+import itertools
 import quopri
 import re
 from dataclasses import dataclass
@@ -339,7 +340,6 @@ _FORM_COLON_FIELD_RE = re.compile(r"^\*{0,2}(" + _FORM_LABEL + r")\*{0,2}[ \t]*:
 _FORM_STARRED_LABEL_RE = re.compile(r"^\*{1,2}(" + _FORM_LABEL + r")\*{1,2}:?$")
 _FORM_BARE_LABEL_RE = re.compile(r"^(" + _FORM_LABEL + r")$")
 _FORM_MIN_FIELDS = 3
-_FORM_BARE_LABEL_MAX_WORDS = 5
 _FORM_DETAIL_MAX_WORDS = 8  # "Account number (last 4 digits): 6735"; a disclaimer's "NOTICE: ..." is longer
 _FORM_MAX_GAP = 4  # lines between the message field and a detail field next to it
 _FORM_MAX_LINES_ABOVE = 3  # "[Contact Us] Form submission", "Submitted at 24/11/2024 12:59"
@@ -825,13 +825,7 @@ def _form_fields(lines: list[str]) -> list[_FormField]:
             colon_fields.append(_FormField(index, field.group(1), field.group(4) or ""))
         elif field := _FORM_STARRED_LABEL_RE.match(line):
             colon_fields.append(_FormField(index, field.group(1), ""))
-        elif (
-            (index == 0 or not lines[index - 1])
-            and index + 1 < len(lines)
-            and lines[index + 1]
-            and line[-1] not in ".,!;"
-            and _FORM_BARE_LABEL_RE.match(line)
-        ):
+        elif _is_bare_label(lines, index):
             bare_fields.append(_FormField(index, line, ""))
     return next((fields for fields in (colon_fields, bare_fields) if _is_form(fields, lines)), [])
 
@@ -856,21 +850,25 @@ def _is_form(fields: list[_FormField], lines: list[str]) -> bool:
     )
 
 
+def _is_bare_label(lines: list[str], index: int) -> bool:
+    """A label on a line of its own, set apart above, with its value on the next line ("Details")."""
+    line = lines[index]
+    return (
+        (index == 0 or not lines[index - 1])
+        and index + 1 < len(lines)
+        and bool(lines[index + 1])
+        and line[-1] not in ".,!;"
+        and _FORM_BARE_LABEL_RE.match(line) is not None
+    )
+
+
 def _may_be_form(lines: list[str]) -> bool:
-    """Cheap: a form's first field is among its first lines ("Name: ...", "*Name*", "Name" over its value)."""
-    opening = [index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index]][
-        : _FORM_MAX_LINES_ABOVE + 1
-    ]
+    """Cheap: one of the first lines is a field ("Name: ...", "*Name*", "Name" over its value), as
+    ``_form_fields`` has it; a form's first field is under at most a short heading (``_is_form``)."""
+    filled = (index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index])
     return any(
-        ":" in lines[index]
-        or lines[index][0] == "*"
-        or (
-            lines[index][-1] not in ".,!?;"
-            and lines[index].count(" ") < _FORM_BARE_LABEL_MAX_WORDS
-            and index + 1 < len(lines)
-            and bool(lines[index + 1])
-        )
-        for index in opening
+        ":" in lines[index] or lines[index][0] == "*" or _is_bare_label(lines, index)
+        for index in itertools.islice(filled, _FORM_MAX_LINES_ABOVE + 1)
     )
 
 
