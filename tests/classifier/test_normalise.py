@@ -407,6 +407,11 @@ def test_property_bottom_posted_reply_keeps_the_words_under_the_quote(data: st.D
             "a form with bare labels over their values",
         ),
         (
+            "What is your enquiry about?\nPayments\n\nHow should we contact you?\nEither\n\n"
+            f"Message\nHi team, {NEWEST}\n\nEmail Address\nj@x.com\n\n(Sent via Squarespace form)",
+            "a form whose first bare label is a question",
+        ),
+        (
             "You have a new voicemail from +44 7700 900461 (JANE DOE)\nReceived: 25/10/2024 13:58\n"
             f'Duration: 0:14\n\nTranscription (beta):\n"{NEWEST}"\n\n'
             "Transcription accuracy may vary. Listen to the attached audio.\nAttachment: voicemail-54000.wav",
