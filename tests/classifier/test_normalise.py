@@ -645,3 +645,31 @@ def test_line_breaks_other_than_newline_split_lines_and_stay_fast() -> None:
     newest_message(("Thanks" + "\x0b" * 2_000 + "\n") * 50)
     newest_message("Hi" + " \u2028" * 50_000)
     assert time.perf_counter() - started < 1.0
+
+
+# --- set 7 (session 5): shapes a seventh blind generator found ---------------------------------------------
+
+_MEMO_HEADER = "To: Customer Services\nFrom: Jane Doe\nDate: 28.01.2026\nRe: My account\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"{_MEMO_HEADER}\n--------------------\n\nDear Sir or Madam,\n\n{NEWEST}.\n\nRegards,\nJane Doe",
+        f"MEMO\n====\n{_MEMO_HEADER}CC: -\n\nHello,\n\n{NEWEST}\n\nCheers,\nJane",
+        f"{_MEMO_HEADER}\n{NEWEST}.\n\nThanks,\nJane\n\n=== previous message ===\n{_MEMO_HEADER}\nHi,\n{OLD}",
+        # a forward of the customer's own message with neither a separator nor a comment
+        f"From: Jane Doe <jane@x.com>\nSent: Monday, 3 March 2025 09:09\nTo: help@bank.com\n"
+        f"Subject: card\n\nHi all,\n\n{NEWEST}\n\nThanks,\nJane",
+    ],
+    ids=["memo", "memo with a title", "memo over a memo", "forward without separator"],
+)
+def test_a_message_under_a_header_block_that_opens_the_body_is_read(body: str) -> None:
+    assert newest_message(body) == NEWEST + ("." if f"{NEWEST}." in body else "")
+
+
+def test_a_bank_message_under_a_quoted_header_that_opens_the_body_is_not_read_as_the_customers() -> None:
+    notice = "Your statement for May is now available to view in online banking."
+    quoted_header = "From: Bank <noreply@bank.com>\nSent: Friday, 2 June 2023 16:51\nTo: Jane <j@x.com>\n"
+    assert newest_message(f"{quoted_header}Subject: Statement\n\n{notice}") == ""
+    assert newest_message(f"-----Original Message-----\n{_MEMO_HEADER}\nDear Jane,\n\n{notice}") == ""

@@ -951,7 +951,9 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
         tail = lines[below:]
         greeting = next((i for i, line in enumerate(tail) if _is_greeting_line(line)), None)
         if greeting is not None:
-            return tail[greeting:]
+            # a greeting under more history (an unsigned message's header) is that message's
+            more_history = bisect.bisect_right(starts, below + greeting) > bisect.bisect_right(starts, below)
+            return None if more_history else tail[greeting:]
         # else the first paragraph in the customer's voice ("Thanks Grace," / prose), after the bank's footers
         voiced = next(
             (
@@ -965,6 +967,38 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
     return None
 
 
+def _is_title(line: str) -> bool:
+    """A memo's title or a rule under it: one capitalised word ("MEMO") or a short rule ("====", "----")."""
+    return (line.isalpha() and line.isupper()) or not line.strip("=-_*~#")
+
+
+def _is_heading_line(line: str) -> bool:
+    return not line or bool(_HEADER_RE.match(line) or _is_title(line)) or line[:3].lower() == "re:"
+
+
+def _below_header_heading(lines: list[str]) -> list[str] | None:
+    """A body that opens with a header block ("To: / From: / Date: / Re:"), under at most a title: a memo's
+    heading, or the header of a forward with neither a separator nor words of its own: the lines under the
+    block when it names no address (typed) or they open with a greeting, or a relayed form's message field;
+    ``None`` otherwise. A body that opens with a separator ("-----Original Message-----") is history."""
+    filled = (index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index])
+    for index in itertools.islice(filled, _FORM_MAX_LINES_ABOVE + 1):
+        if _SEPARATOR_RE.match(lines[index]):
+            return None
+        if _HEADER_RE.match(lines[index]) and _history_starts_at(lines, index):
+            position = index
+            while position < len(lines) and _is_heading_line(lines[position]):
+                position += 1
+            below = lines[position:]
+            typed = not any("@" in line for line in lines[index:position])  # a memo's, not a mail client's
+            if below and (typed or _is_greeting_line(below[0])):
+                return below
+            return _form_message(below)  # else history (a bank's message above a bottom-post), or a form
+        if not _is_title(lines[index]):
+            return None
+    return None
+
+
 def _message_lines(lines: list[str]) -> list[str]:
     return _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(*_newest_message_lines(lines))))
 
@@ -975,8 +1009,12 @@ def newest_message(text: str) -> str:
     if _may_be_form(lines):
         lines = _form_message(lines) or lines
     kept = _message_lines(lines)
-    if not kept and (below := _forwarded_message(lines) or _below_unmarked_history(lines)):
-        kept = _message_lines(below)  # nothing of its own above the history: a forward, or a bottom-post
+    if not kept or all(_is_title(line) for line in kept if line):
+        # nothing of its own above the history: a forward, a bottom-post, or a memo under its heading
+        for read_below in (_forwarded_message, _below_unmarked_history, _below_header_heading):
+            if (below := read_below(lines)) and (below_kept := _message_lines(below)):
+                kept = below_kept
+                break
     message = "\n".join(kept)
     if "\n\n\n" in message:
         message = _BLANK_LINES_RE.sub("\n\n", message)
