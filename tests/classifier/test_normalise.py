@@ -673,3 +673,29 @@ def test_a_bank_message_under_a_quoted_header_that_opens_the_body_is_not_read_as
     quoted_header = "From: Bank <noreply@bank.com>\nSent: Friday, 2 June 2023 16:51\nTo: Jane <j@x.com>\n"
     assert newest_message(f"{quoted_header}Subject: Statement\n\n{notice}") == ""
     assert newest_message(f"-----Original Message-----\n{_MEMO_HEADER}\nDear Jane,\n\n{notice}") == ""
+
+
+_BASE64 = "Mv+9xjK0AilAwnnLGIIBacepO4YDfsMqYQCm7j976d688Bc8dgoA8+SWdChxUEAaRZRUxpNlzh/l"
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        f'--000000000004b2c1d05f8a7\nContent-Type: image/png; name="image.png"\n'
+        f"Content-Transfer-Encoding: base64\n\n{_BASE64}\n{_BASE64[:30]}==\n--000000000004b2c1d05f8a7--",
+        f"--Apple-Mail=_1F2E3D4C\nContent-Type: application/pdf\n\n{_BASE64}\n{_BASE64}",  # never closed
+        f"{_BASE64}\n{_BASE64}\n{_BASE64[:20]}=",  # a payload alone
+        "[image: logo_sig.png]<https://example.net/sig>\n<cid:image005.png@01DAC469.C50C0AD1>\n"
+        "<<winmail.dat>>\n(See attached file: statement.pdf)\nAttachments: 2 files\n"
+        "\U0001f4ce 1 attachment \u2022 Scanned by Gmail\n[Attachment: Screenshot_2026-01-04.png]",
+    ],
+    ids=["closed mime part", "unclosed mime part", "base64 lines", "attachment placeholders"],
+)
+def test_leaked_mime_parts_base64_and_attachment_placeholders_are_not_the_message(leak: str) -> None:
+    assert newest_message(f"Hello,\n\n{NEWEST}.\n\n{leak}\n\nCheers,\nJane") == f"{NEWEST}."
+    assert newest_message(f"Hello,\n\n{leak}\n\n{NEWEST}.\n\nCheers,\nJane") == f"{NEWEST}."
+
+
+def test_a_customer_line_about_an_attachment_is_kept() -> None:
+    body = "I have attached a screenshot of the payment I did not make.\n\nJane"
+    assert newest_message(body) == "I have attached a screenshot of the payment I did not make."

@@ -121,15 +121,26 @@ _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
 _FROM_LABEL_RE = re.compile(
     r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
 )
-# Lines a mail client writes, never the customer: an inline image's placeholder, a MIME or HTML-only stub, a
-# mailbox rule's mark.
+# Lines a mail client writes, never the customer: an inline image's or an attachment's placeholder ("[image:
+# logo.png]<https://...>", "<cid:image001.png@01DA...>", "<<winmail.dat>>", "(See attached file: a.pdf)",
+# "📎 1 attachment"), a MIME or HTML-only stub, a mailbox rule's mark.
 _CLIENT_BOILERPLATE_RE = re.compile(
-    r"^\[(image|cid|logo)[^\]]{0,200}\]$|multi-?part message in mime format|does not support html|"
+    r"^\[(image|cid|logo|attachment)[^\]]{0,200}\](<[^<>]{0,300}>)?$|^<cid:[^<>]{0,200}>$|^<<[^<>]{1,200}>>$|"
+    r"^\(see attached( file)?:[^)]{0,200}\)$|^(\U0001f4ce ?)?\d{1,2} attachments?\b|^attachments?: |"
+    r"multi-?part message in mime format|does not support html|"
     r"view (this|the|it) ((message|e-?mail) )?(in (a|your) (web )?browser|as a web ?page|online)|"
     r"html[- ]only|html[- ]capable|sent (in|as) html|in html format|"
     r"^\[[^\]]{0,60}\bauto-?forwarded\b[^\]]{0,60}\]$",
     re.I,
 )
+_BOILERPLATE_FIRST_CHARS = frozenset("[<(\U0001f4ce")
+_MIN_BASE64_LINE_CHARS = 40
+_BASE64_LINE_RE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}$")
+_BASE64_TAIL_RE = re.compile(r"(?=[^ ]{0,100}[0-9+/=])[A-Za-z0-9+/]+={0,2}$")  # not a word ("Jane")
+# A MIME part leaked into the text: its boundary ("--0000000000004b2c1d05f8a7") over its "Content-Type:"
+# header; the part runs to the closing boundary ("--0000000000004b2c1d05f8a7--").
+_MIME_BOUNDARY_RE = re.compile(r"--[0-9A-Za-z'()+_,./:=?-]{8,70}$")
+_MAX_MIME_PART_LINES = 400
 # The separator of a forwarded message (a kind of ``_SEPARATOR_RE`` line).
 _FORWARD_MARKER_RE = re.compile(
     r"forward|weitergeleitet|transféré|reenviado|encaminhada|inoltrato|doorgestuurd|vidarebefordrat", re.I
@@ -674,10 +685,21 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 break
             if _is_quote_line(line):
                 continue
-        if (line[0] == "[" or "mime" in lowered or "html" in lowered or "view" in lowered) and (
-            _CLIENT_BOILERPLATE_RE.search(line)
-        ):
+            if line.startswith("--") and (part_end := _mime_part_end(lines, index - 1)) is not None:
+                index = part_end
+                continue
+        if (
+            line[0] in _BOILERPLATE_FIRST_CHARS
+            or "mime" in lowered
+            or "html" in lowered
+            or "view" in lowered
+            or "attach" in lowered
+        ) and _CLIENT_BOILERPLATE_RE.search(line):
             continue
+        if len(line) >= _MIN_BASE64_LINE_CHARS and " " not in line and _BASE64_LINE_RE.match(line):
+            while index < len(lines) and _BASE64_TAIL_RE.match(lines[index]):
+                index += 1
+            continue  # an attachment's base64 leaked into the text part, and its short last line
         if _is_sign_off(line, first_word):
             if first_content >= 0 or _signature_follows(lines, index):
                 kept += _postscript(lines, index)
@@ -700,6 +722,30 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
             heading = not _is_prose(line)
         kept.append(line)
     return kept, first_content if first_content >= 0 else len(kept)
+
+
+def _mime_part_end(lines: list[str], index: int) -> int | None:
+    """Where a MIME part leaked into the text (a boundary line at ``index`` over a "Content-" header) ends:
+    after its closing boundary, or after its headers and payload paragraph when there is none; ``None`` when
+    ``index`` is not a boundary."""
+    boundary = lines[index]
+    if (
+        index + 1 >= len(lines)
+        or lines[index + 1][:8].lower() != "content-"
+        or not _MIME_BOUNDARY_RE.match(boundary)
+    ):
+        return None
+    for position in range(index + 1, min(len(lines), index + _MAX_MIME_PART_LINES)):
+        if lines[position] == boundary + "--":
+            return position + 1
+    position = index + 1
+    while position < len(lines) and lines[position]:  # the part's headers
+        position += 1
+    while position < len(lines) and not lines[position]:
+        position += 1
+    while position < len(lines) and lines[position]:  # its payload
+        position += 1
+    return position
 
 
 def _postscript(lines: list[str], index: int) -> list[str]:
