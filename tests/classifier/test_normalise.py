@@ -699,3 +699,23 @@ def test_leaked_mime_parts_base64_and_attachment_placeholders_are_not_the_messag
 def test_a_customer_line_about_an_attachment_is_kept() -> None:
     body = "I have attached a screenshot of the payment I did not make.\n\nJane"
     assert newest_message(body) == "I have attached a screenshot of the payment I did not make."
+
+
+@pytest.mark.parametrize(
+    ("garbled", "clean"),
+    [
+        ("I hope youâ€™re well. My card was stolenÂ\u00a0today.", "My card was stolen today."),
+        ("Mon paiement a Ã©tÃ© bloquÃ©", "Mon paiement a été bloqué"),
+        ("I logged in wrong and am blocked\uff0c how do I log\u3000in\uff1f", "blocked, how do I log in?"),
+        ("My card was \u200estolen\u200f\u202a today\u202c", "My card was stolen today"),
+        ("pâte brisée, naïve “quotes”", "pâte brisée, naïve “quotes”"),  # real accents stay
+    ],
+    ids=["cp1252 mojibake", "accents as mojibake", "full-width forms", "direction marks", "real accents"],
+)
+def test_mojibake_full_width_forms_and_direction_marks_are_cleaned(garbled: str, clean: str) -> None:
+    assert clean in newest_message(garbled)
+
+
+def test_an_attribution_wrapped_in_direction_marks_is_history() -> None:
+    body = f"{NEWEST}\n\n\u200e07/01/2025 18:36\u200f \u202bBank\u202c <help@bank.com>\u200f wrote:\n> {OLD}"
+    assert newest_message(body) == NEWEST

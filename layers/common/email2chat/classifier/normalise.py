@@ -76,7 +76,20 @@ _ANY_TAG_RE = re.compile(r"<[!/?a-zA-Z][^<>]{0,2000}>")
 
 _OTHER_LINE_BREAK_RE = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
-_ZERO_WIDTH_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+# Zero-width characters, the soft hyphen, and the direction marks and embeddings a right-to-left client
+# puts around names and dates.
+_ZERO_WIDTH_RE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad\u202a-\u202e\u2066-\u2069]")
+# UTF-8 read as Windows-1252 ("Iâ€™ve", "cafÃ©", "Â "): a lead byte's character and its continuation bytes'.
+_CP1252_CONTINUATIONS = "".join(
+    bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(0x80, 0xC0)
+)
+_MOJIBAKE_RE = re.compile(
+    f"[\u00c2-\u00df][{_CP1252_CONTINUATIONS}]|[\u00e0-\u00ef][{_CP1252_CONTINUATIONS}]{{2}}"
+    f"|[\u00f0-\u00f4][{_CP1252_CONTINUATIONS}]{{3}}"
+)
+_MOJIBAKE_HINTS = ("\u00c2", "\u00c3", "\u00e2\u20ac")  # "Â", "Ã", "â€": most mojibake has one
+_FULL_WIDTH_RE = re.compile("[\uff01-\uff5e]")
+_FULL_WIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}  # U+FF1F "?", U+FF41 "a"
 # Runs of blanks, or any blank that is not a plain space: single spaces (most of them) are left alone.
 _SPACES_RE = re.compile(
     r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]{2,}|[\t\u00a0\u2000-\u200a\u202f\u205f\u3000]"
@@ -453,11 +466,24 @@ def _markup_text(markup: str) -> str:
     return html_lib.unescape(_ANY_TAG_RE.sub("", _BLOCK_TAG_RE.sub("\n", markup)))
 
 
+def _undone_mojibake(match: re.Match[str]) -> str:
+    """The character whose UTF-8 bytes were read as Windows-1252 (``match`` when they are not UTF-8)."""
+    garbled = match.group()
+    try:
+        return bytes(ord(c) if c < "\u0100" else c.encode("cp1252")[0] for c in garbled).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return garbled
+
+
 def _clean_blanks(text: str) -> str:
-    """Zero-width characters out, blank runs to one space. Most mail is ASCII with single spaces: two
-    substring checks then stand in for two regex passes (same result: the patterns' other characters are
-    not ASCII)."""
+    """Mojibake undone, full-width forms to ASCII, zero-width and direction marks out, blank runs to one
+    space. Most mail is ASCII with single spaces: two substring checks then stand in for the regex passes
+    (same result: the patterns' other characters are not ASCII)."""
     if not text.isascii():
+        if any(hint in text for hint in _MOJIBAKE_HINTS):
+            text = _MOJIBAKE_RE.sub(_undone_mojibake, text)
+        if _FULL_WIDTH_RE.search(text):
+            text = text.translate(_FULL_WIDTH_TO_ASCII)
         return _SPACES_RE.sub(" ", _ZERO_WIDTH_RE.sub("", text))
     if "\t" in text:
         return _SPACES_RE.sub(" ", text)
