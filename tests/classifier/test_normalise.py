@@ -719,3 +719,69 @@ def test_mojibake_full_width_forms_and_direction_marks_are_cleaned(garbled: str,
 def test_an_attribution_wrapped_in_direction_marks_is_history() -> None:
     body = f"{NEWEST}\n\n\u200e07/01/2025 18:36\u200f \u202bBank\u202c <help@bank.com>\u200f wrote:\n> {OLD}"
     assert newest_message(body) == NEWEST
+
+
+def test_answers_between_quotes_under_an_attribution_without_a_date_are_read() -> None:
+    body = (
+        "Good afternoon,\n\nBank Customer Care wrote:\n> Dear Jane,\n> What is the best time to call you?\n\n"
+        f"Mornings.\n\n> Is there anything else we can help you with today?\n\n{NEWEST}\n\n> Kind regards\n\n"
+        "Thanks,\nJane"
+    )
+    assert newest_message(body) == f"Mornings.\n\n{NEWEST}"
+
+
+def test_a_letter_with_two_addresses_a_date_and_a_reference_line_keeps_its_body() -> None:
+    body = (
+        "Jane Doe\nThe Old Rectory\nChurch Street\nLudlow SY8 1AW\n\nNorthgate Bank\nCustomer Services\n"
+        "PO Box 432\nCoventry\n\n27 August 2026\n\nAccount no: ****1481\n\nDear Sir or Madam,\n\n"
+        f"RE: ACCOUNT ENQUIRY\n\n{NEWEST}.\n\nI look forward to your reply.\n\nYours faithfully,\n\nJane Doe"
+    )
+    assert newest_message(body) == f"{NEWEST}."
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Jane D. replied via the Bank app:",
+        "Message sent via secure messaging portal on 21/02/2026 20:29",
+        "(Translated by Google Translate \u2013 please excuse any mistakes)",
+        "Translated from Spanish by Gmail",
+        "Sorry for my English, I use a translation app.",
+        "I hope this is the right place to ask.",
+        "Apologies if this is the wrong address.",
+    ],
+)
+def test_wrapper_translation_and_right_place_notices_above_the_message_are_dropped(notice: str) -> None:
+    assert newest_message(f"{notice}\n\nHello,\n\n{NEWEST}\n\nThanks,\nJane") == NEWEST
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Thanks for reading.",
+        "I look forward to your reply.",
+        "Let me know if you need anything else from me.",
+        "Have a nice weekend,",
+        "Speak soon.",
+    ],
+)
+def test_courtesy_closings_are_dropped(closing: str) -> None:
+    assert newest_message(f"{NEWEST}\n\n{closing}\n\nJane") == NEWEST
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        "My details:\n\n- Customer since: 1997\n- Postcode: RG1 9JY\n- Account ending: 2048\n"
+        "- Mobile: 07380 xxx 288",
+        "So you have them:\n1. Name: Jane Doe\n2. Email: jane.doe@example.com\n3. Sort code: 20-63-69",
+    ],
+)
+def test_a_list_of_personal_details_is_not_the_message(details: str) -> None:
+    assert newest_message(f"Hi,\n\n{NEWEST}.\n\n{details}\n\nBest,\nJane") == f"{NEWEST}."
+    assert newest_message(f"Hi,\n\n{details}\n\n{NEWEST}.\n\nBest,\nJane") == f"{NEWEST}."
+
+
+def test_a_detail_label_with_an_ask_for_its_value_is_kept() -> None:
+    body = "Account: someone has taken money from it and I want it blocked now\nName: as on the card\n\nJane"
+    assert "someone has taken money" in newest_message(body)

@@ -141,6 +141,10 @@ _CLIENT_BOILERPLATE_RE = re.compile(
     r"^\[(image|cid|logo|attachment)[^\]]{0,200}\](<[^<>]{0,300}>)?$|^<cid:[^<>]{0,200}>$|^<<[^<>]{1,200}>>$|"
     r"^\(see attached( file)?:[^)]{0,200}\)$|^(\U0001f4ce ?)?\d{1,2} attachments?\b|^attachments?: |"
     r"multi-?part message in mime format|does not support html|"
+    r"^[^!?]{0,60}\b(replied|responded|wrote) (via|through|from|using|in) [^.!?]{0,60}:$|"
+    r"^(this )?message (was )?(sent|submitted|received) (via|through|from|using) [^.!?]{0,80}$|"
+    r"^\(?(this (message|e-?mail) (was|has been) )?(auto(matically)?[- ])?translated (by|with|from|using)\b"
+    r"[^.!?]{0,80}[.)]?$|"
     r"view (this|the|it) ((message|e-?mail) )?(in (a|your) (web )?browser|as a web ?page|online)|"
     r"html[- ]only|html[- ]capable|sent (in|as) html|in html format|"
     r"^\[[^\]]{0,60}\bauto-?forwarded\b[^\]]{0,60}\]$",
@@ -297,7 +301,14 @@ _PLEASANTRY_RE = re.compile(
     r"^(i )?(hope|trust) (you|you're|you are|all|all is|everyone|everyone is|your (day|week|weekend))"
     r"( are| is| have| had| were| been| keeping| doing)* "
     r"(well|good|great|fine|safe|ok|okay|a (good|great|nice|lovely)|enjoying|having)\b[^.!?]{0,30}[.!]\s*|"
-    r"^happy (new year|holidays|friday|monday|easter|christmas|thanksgiving)[^.!?]{0,20}[.!]\s*",
+    r"^happy (new year|holidays|friday|monday|easter|christmas|thanksgiving)[^.!?]{0,20}[.!]\s*|"
+    # writing to the right place: "I hope this is the right place to ask.", "Apologies if this is the wrong
+    # address.", "Sorry for my English, I use a translation app."
+    r"^(i )?hope (this is|i've got|i have got|i've found|i have found) the (right|correct) "
+    r"(place|address|department|team|person|email)[^.!?]{0,30}[.!]\s*|"
+    r"^(apologies|sorry) if (this is|i've sent this to|i have sent this to|i'm writing to|i am writing to) "
+    r"the wrong (place|address|department|team|person|email)[^.!?]{0,30}[.!]\s*|"
+    r"^(sorry|apologies|excuse me|forgive me) for my (bad |poor |broken )?english\b[^.!?]{0,40}[.!]\s*",
     re.I,
 )
 # What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
@@ -522,6 +533,8 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
         and _DATE_OR_TIME_RE.search(line)
     ):
         return True
+    if line.endswith(":") and _WROTE_END_RE.search(line) and _quote_follows(lines, index + 1):
+        return True  # "Albion Building Society wrote:" over "> " lines
     if _ON_START_RE.match(line):  # "On Mon, 3 Jun 2024 at 10:02, Jane <jane@x" / "x.com> wrote:" (wrapped)
         return any(_WROTE_END_RE.search(following) for following in lines[index + 1 : index + 3])
     if _HEADER_RE.match(line):  # header lines, one of them the sender's: a quoted header block
@@ -533,6 +546,11 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
             return len(headers) >= 2 or (len(block) >= 3 and all(map(_LABEL_LINE_RE.match, block[1:3])))
         return len(headers) >= 3 and any(map(_FROM_LABEL_RE.match, headers))
     return False
+
+
+def _quote_follows(lines: list[str], index: int) -> bool:
+    following = next((line for line in lines[index : index + 2] if line), "")
+    return bool(following) and _is_quote_line(following)
 
 
 def _quoted_block_end(lines: list[str], index: int) -> int | None:
@@ -576,7 +594,18 @@ _BULLET_FIRST_CHARS = frozenset("-*•\u2013·")  # \u2013: en dash
 _MAX_SIGNATURE_LINES = 12
 _POSTSCRIPT_RE = re.compile(r"(p\.\s?(p\.\s?)?s\.?|p?ps\s*[:\-\u2013])", re.I)  # "P.S.", "P.P.S.", "PS:"
 _MAX_SENT_FROM_WORDS = 8  # "Sent from my Galaxy, an AT&T 5G Evolution capable smartphone" is longer than most
-_MAX_HEADING_LINES = 12
+# A personal detail listed for identification ("- Account ending: 2048", "2. Name: Jane Doe").
+_DETAIL_LINE_RE = re.compile(
+    r"^([-*\u2022\u00b7\u2013]|\d{1,2}[.)])?\s*(?P<label>(my |our )?("
+    r"full name|name|account( number| no\.?| ending( in)?)?|sort code|post ?code|zip( code)?|address|"
+    r"mobile( number)?|phone( number)?|telephone|tel|e-?mail( address)?|date of birth|dob|"
+    r"customer (since|id|number|no\.?)|member(ship)? (number|no\.?)|card (ending( in)?|number)|"
+    r"(case|reference|ref) (number|no\.?)))\s*:\s*(?P<value>\S[^!?]{0,60})$",
+    re.I,
+)
+_MAX_DETAIL_VALUE_WORDS = 6
+_LETTER_REFERENCE_RE = re.compile(r"^(re|ref|reference|your ref(erence)?|our ref(erence)?)\s*:", re.I)
+_MAX_HEADING_LINES = 24  # a letter's sender and recipient addresses, date and references, with blank lines
 
 
 def _is_prose(line: str) -> bool:
@@ -720,6 +749,8 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
             or "html" in lowered
             or "view" in lowered
             or "attach" in lowered
+            or "via" in lowered
+            or "translat" in lowered
         ) and _CLIENT_BOILERPLATE_RE.search(line):
             continue
         if len(line) >= _MIN_BASE64_LINE_CHARS and " " not in line and _BASE64_LINE_RE.match(line):
@@ -738,6 +769,8 @@ def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
                 index += 1
             continue
         if first_content < 0:
+            if _LETTER_REFERENCE_RE.match(line):
+                continue  # a letter's "Re: Current account" under its greeting
             if not _is_opening_line(line):
                 first_content = len(kept)
                 heading = not _is_prose(line)
@@ -811,19 +844,23 @@ _CLOSING_COURTESY_RE = re.compile(
     r"( much| greatly| really| very)? (appreciated|great|welcome|helpful|wonderful)|"
     r"(i )?(would |'d )?(really |greatly )?appreciate (it|your|any|a) ?(help|assistance|time|support|"
     r"(quick |prompt )?(reply|response|call|call back|callback))?|"
-    r"(i('m| am) )?(looking forward|waiting|hoping|hope) (to|for) (hearing (back )?from you|hear(ing)? back|"
+    r"(i('m| am) |i |we )?(looking forward|look forward|waiting|hoping|hope) (to|for) "
+    r"(hearing (back )?from you|hear(ing)? back|"
     r"your (prompt |quick |early )?(reply|response|answer|help)|"
     r"a (reply|response|quick reply|quick response))"
     r"( soon)?|"
     r"(i('m| am) )?awaiting your (prompt |quick |early )?(reply|response|answer)|"
     r"(i )?hope you (can|are able to|will be able to) help( me)?( with this)?|"
     r"(many |cheers |thanks heaps )?(thanks|thank you|cheers)( (so|very) much| heaps| again)?( in advance)?"
-    r"( for (your|the|any) (kind |quick |prompt )?"
-    r"(help|time|assistance|support|attention|understanding|reply|response|patience))?( in this matter)?|"
+    r"( for ((your|the|any) )?(kind |quick |prompt )?"
+    r"(help|time|assistance|support|attention|understanding|reply|response|patience|reading( this)?))?"
+    r"( in this matter)?|"
+    r"(have a|enjoy your) (good|nice|great|lovely|wonderful) (day|weekend|evening|week)|(speak|talk) soon|"
     r"(please )?(do not|don't) hesitate to (contact|call|reach) me( [^.!?]{0,60})?|"
     r"(thanks|thank you)( (so|very) much)? for looking into (this|it|the matter)|"
     r"(please )?(let me know|get back to me|reply( to me)?|contact me|call me)"
-    r"( (asap|soon|quickly|as soon as possible|at your earliest convenience|if you need anything( else)?))?|"
+    r"( (asap|soon|quickly|as soon as possible|at your earliest convenience|if you need anything( else)?"
+    r"( from me)?))?|"
     r"(i can be reached|you can reach me|feel free to (contact|call|reach) me)( [^.!?]{0,50})?)"
     r"[\s,.!:;)-]*$",
     re.I,
@@ -1071,8 +1108,36 @@ def _below_header_heading(lines: list[str]) -> list[str] | None:
     return None
 
 
+def _is_detail_line(line: str) -> bool:
+    """A personal detail (``_DETAIL_LINE_RE``): a known label, and a short value with a digit (or a name, an
+    e-mail address or a postal address)."""
+    detail = _DETAIL_LINE_RE.match(line)
+    if detail is None or len(detail["value"].split()) > _MAX_DETAIL_VALUE_WORDS:
+        return False
+    label = detail["label"].lower().removeprefix("my ").removeprefix("our ")
+    return _HAS_DIGIT_RE.search(detail["value"]) is not None or label.startswith(
+        ("name", "full name", "e-mail", "email", "address")
+    )
+
+
+def _drop_detail_lines(lines: list[str]) -> list[str]:
+    """Without personal-detail lines and the short line that introduces them ("My details:"): they say who
+    the customer is, not what is wrong, and their words dilute the ask."""
+    details = {i for i, line in enumerate(lines) if ":" in line and _is_detail_line(line)}
+    if not details:
+        return lines
+    for index in sorted(details):
+        above = index - 1
+        while above >= 0 and not lines[above]:
+            above -= 1
+        if above >= 0 and above not in details and lines[above].endswith(":") and len(lines[above]) <= 40:
+            details.add(above)
+    return [line for i, line in enumerate(lines) if i not in details]
+
+
 def _message_lines(lines: list[str]) -> list[str]:
-    return _strip_greetings(_drop_closing_courtesy(_drop_trailing_signature(*_newest_message_lines(lines))))
+    kept = _drop_closing_courtesy(_drop_detail_lines(_drop_trailing_signature(*_newest_message_lines(lines))))
+    return _strip_greetings(kept)
 
 
 def newest_message(text: str) -> str:
