@@ -293,7 +293,7 @@ _GREETING_PREFIX_RE = re.compile(
 )
 _PLEASANTRY_RE = re.compile(
     r"^(sorry|apologies) (to bother you|for (bothering you|the trouble|the inconvenience))[.!,]?\s*|"
-    r"^(i )?hope (this|that|my) (e-?mail|message|note) (finds|reaches) you well[.!]?\s*|"
+    r"^(i )?hope (this|that|my) ((e-?mail|message|note) )?(finds|reaches) you well[.!]?\s*|"
     r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)"
     r"[^.!?]{0,30}[.!]\s*|"
     r"^(i )?hope you('re| are) (having|doing) (a )?(good|great|well)[^.!?]{0,30}[.!]\s*|"
@@ -308,7 +308,10 @@ _PLEASANTRY_RE = re.compile(
     r"(place|address|department|team|person|email)[^.!?]{0,30}[.!]\s*|"
     r"^(apologies|sorry) if (this is|i've sent this to|i have sent this to|i'm writing to|i am writing to) "
     r"the wrong (place|address|department|team|person|email)[^.!?]{0,30}[.!]\s*|"
-    r"^(sorry|apologies|excuse me|forgive me) for my (bad |poor |broken )?english\b[^.!?]{0,40}[.!]\s*",
+    r"^(sorry|apologies|excuse me|forgive me) for my (bad |poor |broken )?english\b[^.!?]{0,40}[.!]\s*|"
+    # an inline reply's key: "Answers inline below.", "My answers are in capitals below."
+    r"^(please )?(see )?(my )?(answers|replies|responses|comments)( are)?( marked)?( inline| below| in line"
+    r"| in (capitals|caps|red|blue|bold))+[^.!?]{0,30}[.!:]?\s*",
     re.I,
 )
 # What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
