@@ -49,7 +49,8 @@ class EvaluationReport:
 
 
 REALISTIC_DIR = Path(__file__).resolve().parent / "realistic"
-REALISTIC_SETS = ("shapes", "threads", "mixed", "wild", "fresh", "late")  # see training/realistic/README.md
+# the frozen realistic sets: training/realistic/README.md
+REALISTIC_SETS = ("shapes", "threads", "mixed", "wild", "fresh", "late", "messy")
 
 
 def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str], list[bool]]]:

@@ -753,6 +753,8 @@ def test_a_letter_with_two_addresses_a_date_and_a_reference_line_keeps_its_body(
         "My answers are in capitals below.",
         "Replies below in line.",
         "Hope this finds you well.",
+        "See below, forwarding as requested.",
+        "Forwarding this from my other email address.",
     ],
 )
 def test_wrapper_translation_and_right_place_notices_above_the_message_are_dropped(notice: str) -> None:
@@ -789,3 +791,8 @@ def test_a_list_of_personal_details_is_not_the_message(details: str) -> None:
 def test_a_detail_label_with_an_ask_for_its_value_is_kept() -> None:
     body = "Account: someone has taken money from it and I want it blocked now\nName: as on the card\n\nJane"
     assert "someone has taken money" in newest_message(body)
+
+
+def test_a_forward_note_is_cut_at_its_sentence_end_only() -> None:
+    body = "Forwarding this so you have my details (that was resolved). My card was stolen today.\n\nJane"
+    assert newest_message(body) == "My card was stolen today."

@@ -309,9 +309,12 @@ _PLEASANTRY_RE = re.compile(
     r"^(apologies|sorry) if (this is|i've sent this to|i have sent this to|i'm writing to|i am writing to) "
     r"the wrong (place|address|department|team|person|email)[^.!?]{0,30}[.!]\s*|"
     r"^(sorry|apologies|excuse me|forgive me) for my (bad |poor |broken )?english\b[^.!?]{0,40}[.!]\s*|"
+    # a forward's note: "See below, forwarding as requested.", "Forwarding this from my other address."
+    r"^(please )?see (below|the (e-?mail|message) below)[^.!?]{0,40}([.!:]\s*|$)|"
+    r"^forwarding (this|as requested|the (e-?mail|message) below|from my)[^.!?]{0,60}([.!:]\s*|$)|"
     # an inline reply's key: "Answers inline below.", "My answers are in capitals below."
     r"^(please )?(see )?(my )?(answers|replies|responses|comments)( are)?( marked)?( inline| below| in line"
-    r"| in (capitals|caps|red|blue|bold))+[^.!?]{0,30}[.!:]?\s*",
+    r"| in (capitals|caps|red|blue|bold))+[^.!?]{0,30}([.!:]\s*|$)",
     re.I,
 )
 # What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
@@ -1126,6 +1129,8 @@ def _is_detail_line(line: str) -> bool:
 def _drop_detail_lines(lines: list[str]) -> list[str]:
     """Without personal-detail lines and the short line that introduces them ("My details:"): they say who
     the customer is, not what is wrong, and their words dilute the ask."""
+    if ":" not in "".join(lines):  # one C-level scan: most messages have no colon at all
+        return lines
     details = {i for i, line in enumerate(lines) if ":" in line and _is_detail_line(line)}
     if not details:
         return lines
