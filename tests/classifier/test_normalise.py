@@ -152,6 +152,12 @@ def test_text_body_wins_over_html_when_present() -> None:
         ("New card", "New card"),
         ("£1500 missing from account", "£1500 missing from account"),
         ("Bank card", ""),
+        # a product or the bank's name says nothing about the case; a problem word does
+        ("My Thistle Bank account", ""),
+        ("Albion Building Society - my savings account", ""),
+        ("Debit card", ""),
+        ("Stolen debit card", "Stolen debit card"),
+        ("Lost Card At Thistle Bank", "Lost Card At Thistle Bank"),
     ],
 )
 def test_a_subject_counts_only_when_it_says_something_about_the_case(subject: str, expected: str) -> None:

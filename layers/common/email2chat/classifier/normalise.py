@@ -409,7 +409,14 @@ _GENERIC_SUBJECT_WORDS = _words(
     services message messages feedback your our the a an about with for regarding re on in of to and
     from case ticket we we've have has been reference ref assistance assist banking bank card cards
     quick one team info information matter concern concerns reply response recent me i is asap attention
-    action required voicemail sms form website web submission submitted via online"""
+    action required voicemail sms form website web submission submitted via online
+    debit credit current savings saving checking joint business personal visa mastercard building society
+    union"""
+)
+# A bank's name ("Thistle Bank", "Albion Building Society"): a subject that only names the bank and a product
+# ("My Thistle Bank account") is as generic as "My bank account".
+_BANK_NAME_RE = re.compile(
+    r"\b[A-Z][\w&'-]* (?=(Bank|Building Society|Credit Union|Savings|Finance)\b)"  # the word before only
 )
 _SUBJECT_WORD_RE = re.compile(r"[a-z']+")
 _SUBJECT_REFERENCE_HINT_RE = re.compile(r"[\d\[#]")
@@ -918,7 +925,8 @@ def clean_subject(subject: str, *, keep_thread: bool = False) -> str:
         cleaned = cleaned[prefix.end() :]
     if _SUBJECT_REFERENCE_HINT_RE.search(cleaned):
         cleaned = " ".join(_SUBJECT_REFERENCE_RE.sub(" ", cleaned).split()).strip(" -:|")
-    return "" if _GENERIC_SUBJECT_WORDS.issuperset(_SUBJECT_WORD_RE.findall(cleaned.lower())) else cleaned
+    words = _SUBJECT_WORD_RE.findall(_BANK_NAME_RE.sub("", cleaned).lower())
+    return "" if _GENERIC_SUBJECT_WORDS.issuperset(words) else cleaned
 
 
 @dataclass(frozen=True)
