@@ -802,3 +802,9 @@ def test_a_detail_label_with_an_ask_for_its_value_is_kept() -> None:
 def test_a_forward_note_is_cut_at_its_sentence_end_only() -> None:
     body = "Forwarding this so you have my details (that was resolved). My card was stolen today.\n\nJane"
     assert newest_message(body) == "My card was stolen today."
+
+
+def test_a_one_word_top_post_above_history_is_kept() -> None:
+    quoted = "From: Bank <help@bank.com>\nSent: Monday, 3 March 2025 09:09\nTo: Jane <j@x.com>\nSubject: card"
+    body = f"FRAUD\n\n{quoted}\n\nDear Jane,\n\nThank you for your message.\n\nRegards,\nBank\n\nHi,\n{OLD}"
+    assert newest_message(body) == "FRAUD"

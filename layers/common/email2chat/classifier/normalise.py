@@ -7,9 +7,11 @@ header blocks in any language and order, forwarded headers, help-desk markers; a
 the quote or between quotes is read on), signatures (``-- ``, "Sent from my ...", sign-offs in a dozen
 languages and everything under them, and bottom-up whatever the language: contact blocks, name and title
 lines), legal disclaimers and security banners, a letter's address and date, greetings, pleasantries and
-courtesy lines. A relayed form (web contact form, voicemail transcription, SMS gateway) keeps its message
-field; a forward with no words of its own is read from the forwarded message, a reply written under unmarked
-history from below it; a stub text part gives way to the HTML part.
+courtesy lines, attachment placeholders and leaked MIME parts, lists of personal details. Mojibake (UTF-8 read
+as Windows-1252), full-width forms and direction marks are repaired first. A relayed form (web contact form,
+voicemail transcription, SMS gateway) keeps its message field; a forward with no words of its own is read from
+the forwarded message, a reply written under unmarked history from below it, a memo from under its "To: /
+From: / Date:" heading; a stub text part gives way to the HTML part.
 The rules were found on real mail shapes: ``training/realistic/README.md``.
 
 Bounded work: inputs are cut before any parsing (``MAX_HTML_CHARS``, ``MAX_TEXT_CHARS``), HTML is stripped
@@ -25,6 +27,7 @@ import html as html_lib
 import itertools
 import quopri
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
@@ -1090,9 +1093,20 @@ def _below_unmarked_history(lines: list[str]) -> list[str] | None:
     return None
 
 
+def _is_rule(line: str) -> bool:
+    return not line.strip("=-_*~#")
+
+
 def _is_title(line: str) -> bool:
     """A memo's title or a rule under it: one capitalised word ("MEMO") or a short rule ("====", "----")."""
-    return (line.isalpha() and line.isupper()) or not line.strip("=-_*~#")
+    return (line.isalpha() and line.isupper()) or _is_rule(line)
+
+
+def _is_memo_title(kept: list[str]) -> bool:
+    """Lines that are only a memo's title and its rule ("MEMO" / "===="); a one-word top-post ("FRAUD") is
+    not one: it has no rule."""
+    filled = [line for line in kept if line]
+    return any(map(_is_rule, filled)) and all(map(_is_title, filled))
 
 
 def _is_heading_line(line: str) -> bool:
@@ -1162,12 +1176,16 @@ def newest_message(text: str) -> str:
     if _may_be_form(lines):
         lines = _form_message(lines) or lines
     kept = _message_lines(lines)
-    if not kept or all(_is_title(line) for line in kept if line):
-        # nothing of its own above the history: a forward, a bottom-post, or a memo under its heading
-        for read_below in (_forwarded_message, _below_unmarked_history, _below_header_heading):
-            if (below := read_below(lines)) and (below_kept := _message_lines(below)):
-                kept = below_kept
-                break
+    # nothing of its own above the history: a forward, a bottom-post, or a memo under its heading
+    readers: tuple[Callable[[list[str]], list[str] | None], ...] = ()
+    if not kept:
+        readers = (_forwarded_message, _below_unmarked_history, _below_header_heading)
+    elif _is_memo_title(kept):
+        readers = (_below_header_heading,)
+    for read_below in readers:
+        if (below := read_below(lines)) and (below_kept := _message_lines(below)):
+            kept = below_kept
+            break
     message = "\n".join(kept)
     if "\n\n\n" in message:
         message = _BLANK_LINES_RE.sub("\n\n", message)
