@@ -50,7 +50,7 @@ class EvaluationReport:
 
 REALISTIC_DIR = Path(__file__).resolve().parent / "realistic"
 # the frozen realistic sets: training/realistic/README.md
-REALISTIC_SETS = ("shapes", "threads", "mixed", "wild", "fresh", "late", "messy", "mainstream")
+REALISTIC_SETS = ("shapes", "threads", "mixed", "wild", "fresh", "late", "messy", "mainstream", "voices")
 
 
 def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str], list[bool]]]:

@@ -808,3 +808,8 @@ def test_a_one_word_top_post_above_history_is_kept() -> None:
     quoted = "From: Bank <help@bank.com>\nSent: Monday, 3 March 2025 09:09\nTo: Jane <j@x.com>\nSubject: card"
     body = f"FRAUD\n\n{quoted}\n\nDear Jane,\n\nThank you for your message.\n\nRegards,\nBank\n\nHi,\n{OLD}"
     assert newest_message(body) == "FRAUD"
+
+
+@pytest.mark.parametrize("footer", ["Sent via the Samsung Email app", "Sent through the BlueMail app"])
+def test_a_mail_app_footer_naming_the_app_is_not_the_message(footer: str) -> None:
+    assert newest_message(f"{NEWEST}\n\n{footer}") == NEWEST

@@ -169,7 +169,7 @@ _FORWARD_MARKER_RE = re.compile(
 # --- signatures, sign-offs, disclaimers ------------------------------------------------------------
 _SIGNATURE_DELIMITER_RE = re.compile(r"^(--|—|-- )\s*$")
 _SENT_FROM_RE = re.compile(
-    r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent (via|using) \S+( \S+){0,2}|"
+    r"^(sent from (my )?\S.{0,60}|get outlook for \S.{0,30}|sent (via|using|through) (the )?\S+( \S+){0,3}|"
     r"envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet|verstuurd (vanaf|van) mijn \S.{0,30}|"
     r"enviado (desde|do|de) (mi|meu|o meu) \S.{0,30}|inviato da \S.{0,30}|skickat från min \S.{0,30}|"
     r"sendt fra min \S.{0,30}|wysłane z \S.{0,30}|lähetetty \S.{0,30}|sent with \S.{0,40}|"
