@@ -813,3 +813,9 @@ def test_a_one_word_top_post_above_history_is_kept() -> None:
 @pytest.mark.parametrize("footer", ["Sent via the Samsung Email app", "Sent through the BlueMail app"])
 def test_a_mail_app_footer_naming_the_app_is_not_the_message(footer: str) -> None:
     assert newest_message(f"{NEWEST}\n\n{footer}") == NEWEST
+
+
+def test_the_banks_lost_card_banner_is_a_footer_and_a_customers_lost_card_line_is_not() -> None:
+    banner = "Lost or stolen card? Report it 24/7 in the app under Card > Report lost."
+    assert newest_message(f"{banner}\n\nHi,\n\n{OLD}\n\nJane") == OLD
+    assert newest_message("Stolen card? Block it now please\n\nJane") == "Stolen card? Block it now please"

@@ -244,6 +244,8 @@ _DISCLAIMER_RE = re.compile(
     r"\bwe('ll| will) never (ask|call|e-?mail|text|contact)|"
     r"^if (your|a) card (is|has been|was) lost or stolen,? (or [^,]{0,60},? )?(please )?"
     r"(call|contact|report|freeze)|"
+    r"^(card )?(lost|stolen)( or (lost|stolen))?( your)?( card)?\? (report|freeze|block|cancel) it\b"
+    r"[^.!?]{0,40}\b(24/7|in (the|our) app|online|call us)|"  # the bank's channel: a customer names none
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
     r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|"
     r"external sender|phish alert|^\W{0,3}(\[external\]|external (email|e-mail|sender|message)\b)|"
