@@ -1,7 +1,7 @@
 """Evaluate the urgency model on validation data: bare queries and synthetic emails, per source.
 
 Emails are built with the ``EVAL`` wrapper family, whose templates the model never saw in training, and go
-through the same normalise -> score path as production. Six frozen sets of realistic emails, written by
+through the same normalise -> score path as production. Nine frozen sets of realistic emails, written by
 independent generators around the same validation queries, are scored the same way (``realistic_sets``).
 """
 
@@ -54,7 +54,7 @@ REALISTIC_SETS = ("shapes", "threads", "mixed", "wild", "fresh", "late", "messy"
 
 
 def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str], list[bool]]]:
-    """The frozen realistic emails (six independent generators, one email per validation query each):
+    """The frozen realistic emails (nine independent generators, one email per validation query each):
     ``{"shapes/<source>": (model texts, labels), ...}``, normalised as in production."""
     from training.train import model_text_of
 

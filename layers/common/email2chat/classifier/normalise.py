@@ -27,7 +27,7 @@ import html as html_lib
 import itertools
 import quopri
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -155,7 +155,7 @@ _CLIENT_BOILERPLATE_RE = re.compile(
 )
 _BOILERPLATE_FIRST_CHARS = frozenset("[<(\U0001f4ce")
 _MIN_BASE64_LINE_CHARS = 40
-_BASE64_LINE_RE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}$")
+_BASE64_LINE_RE = re.compile(rf"[A-Za-z0-9+/]{{{_MIN_BASE64_LINE_CHARS},}}={{0,2}}$")
 _BASE64_TAIL_RE = re.compile(r"(?=[^ ]{0,100}[0-9+/=])[A-Za-z0-9+/]+={0,2}$")  # not a word ("Jane")
 # A MIME part leaked into the text: its boundary ("--0000000000004b2c1d05f8a7") over its "Content-Type:"
 # header; the part runs to the closing boundary ("--0000000000004b2c1d05f8a7--").
@@ -990,13 +990,19 @@ def _is_bare_label(lines: list[str], index: int) -> bool:
     )
 
 
+def _opening_lines(lines: list[str]) -> Iterator[int]:
+    """The indices of the body's first non-blank lines: a form's or a memo's first field is among them, under
+    at most a short heading (``_FORM_MAX_LINES_ABOVE``)."""
+    filled = (index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index])
+    return itertools.islice(filled, _FORM_MAX_LINES_ABOVE + 1)
+
+
 def _may_be_form(lines: list[str]) -> bool:
     """Cheap: one of the first lines is a field ("Name: ...", "*Name*", "Name" over its value), as
     ``_form_fields`` has it; a form's first field is under at most a short heading (``_is_form``)."""
-    filled = (index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index])
     return any(
         ":" in lines[index] or lines[index][0] == "*" or _is_bare_label(lines, index)
-        for index in itertools.islice(filled, _FORM_MAX_LINES_ABOVE + 1)
+        for index in _opening_lines(lines)
     )
 
 
@@ -1112,7 +1118,7 @@ def _is_memo_title(kept: list[str]) -> bool:
 
 
 def _is_heading_line(line: str) -> bool:
-    return not line or bool(_HEADER_RE.match(line) or _is_title(line)) or line[:3].lower() == "re:"
+    return not line or bool(_HEADER_RE.match(line) or _is_title(line) or _LETTER_REFERENCE_RE.match(line))
 
 
 def _below_header_heading(lines: list[str]) -> list[str] | None:
@@ -1120,8 +1126,7 @@ def _below_header_heading(lines: list[str]) -> list[str] | None:
     heading, or the header of a forward with neither a separator nor words of its own: the lines under the
     block when it names no address (typed) or they open with a greeting, or a relayed form's message field;
     ``None`` otherwise. A body that opens with a separator ("-----Original Message-----") is history."""
-    filled = (index for index in range(min(len(lines), _MAX_FORM_LINES)) if lines[index])
-    for index in itertools.islice(filled, _FORM_MAX_LINES_ABOVE + 1):
+    for index in _opening_lines(lines):
         if _SEPARATOR_RE.match(lines[index]):
             return None
         if _HEADER_RE.match(lines[index]) and _history_starts_at(lines, index):
