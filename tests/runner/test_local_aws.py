@@ -289,37 +289,27 @@ def test_moto_quirks_the_workflow_is_written_around() -> None:
         assert "nextToken" not in history
 
         queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
-        parked = {
-            "StartAt": "T",
-            "States": {
-                "T": {
-                    "Type": "Task",
-                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-                    "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
-                    "HeartbeatSeconds": 1,
-                    "TimeoutSeconds": 5,
-                    "Catch": [
-                        {
-                            "ErrorEquals": ["States.HeartbeatTimeout"],
-                            "ResultPath": "$.heartbeat",
-                            "Next": "P",
-                        },
-                        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "P"},
-                    ],
-                    "End": True,
-                },
-                "P": {"Type": "Pass", "End": True},
-            },
-        }
-        machine = sfn.create_state_machine(name="t", definition=json.dumps(parked), roleArn=role)
-        arn = machine["stateMachineArn"]
-        timed_out = sfn.start_execution(stateMachineArn=arn, name="heartbeat", input="{}")["executionArn"]
+        heartbeat = sfn.create_state_machine(
+            name="heartbeat",
+            definition=json.dumps(_parked_on_token(queue, heartbeat_s=1, timeout_s=5)),
+            roleArn=role,
+        )
+        timed_out = sfn.start_execution(stateMachineArn=heartbeat["stateMachineArn"], input="{}")[
+            "executionArn"
+        ]
         output = json.loads(_wait_for_status(sfn, timed_out)["output"])
         assert "heartbeat" not in output
         assert output["error"]["Error"] == "States.Timeout"
 
+        # No heartbeat and a long timeout: a slow CI runner cannot time this one out before the failure is
+        # sent (with the 1 s heartbeat it could, and once did).
         sqs.purge_queue(QueueUrl=queue)  # the timed-out execution's token is stale
-        failed = sfn.start_execution(stateMachineArn=arn, name="failure", input="{}")["executionArn"]
+        patient = sfn.create_state_machine(
+            name="patient",
+            definition=json.dumps(_parked_on_token(queue, heartbeat_s=None, timeout_s=300)),
+            roleArn=role,
+        )
+        failed = sfn.start_execution(stateMachineArn=patient["stateMachineArn"], input="{}")["executionArn"]
         token = ""
         while not token:
             for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
@@ -327,6 +317,24 @@ def test_moto_quirks_the_workflow_is_written_around() -> None:
         sfn.send_task_failure(taskToken=token, error="CustomerDeclined", cause="the customer said no")
         output = json.loads(_wait_for_status(sfn, failed)["output"])
         assert output["error"] == {"Error": "CustomerDeclined", "Cause": None}
+
+
+def _parked_on_token(queue_url: str, *, heartbeat_s: int | None, timeout_s: int) -> dict[str, Any]:
+    """A one-task machine parked on an SQS task token; a heartbeat timeout is caught apart from the rest."""
+    task: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue_url, "MessageBody": {"token.$": "$$.Task.Token"}},
+        "TimeoutSeconds": timeout_s,
+        "Catch": [
+            {"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.heartbeat", "Next": "P"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "P"},
+        ],
+        "End": True,
+    }
+    if heartbeat_s is not None:
+        task["HeartbeatSeconds"] = heartbeat_s
+    return {"StartAt": "T", "States": {"T": task, "P": {"Type": "Pass", "End": True}}}
 
 
 def _wait_for_status(sfn: Any, arn: str, timeout_s: float = 10.0) -> dict[str, Any]:
