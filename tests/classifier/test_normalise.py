@@ -782,6 +782,41 @@ def test_courtesy_closings_are_dropped(closing: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "sign_off",
+    [
+        "Thanking you,\nRavi Kumar",
+        "Thanking you in anticipation,\nMrs Dorothy Willis",
+        "I will be thankful to you,\nRavi",
+        "I shall be highly obliged.\nRavi",
+        "Waiting for your kind response.\nRavi",
+        "Appreciate it - David Lewis",
+        "Appreciate your help,\nKwame Mensah",
+        "Looking forward to hearing from you soon.\nAnna",
+    ],
+)
+def test_sign_offs_of_many_registers_end_the_message(sign_off: str) -> None:
+    assert newest_message(f"Respected Sir/Madam,\n\n{NEWEST}.\n\n{sign_off}") == f"{NEWEST}."
+
+
+@pytest.mark.parametrize(
+    "courtesy",
+    ["Waiting for your kind response.", "Please revert back at the earliest.", "Thanks in advance."],
+)
+def test_a_courtesy_that_ends_the_last_line_as_its_own_sentence_is_dropped(courtesy: str) -> None:
+    assert newest_message(f"Hello,\n\nMy card was stolen. Why is it still active? {courtesy}") == (
+        "My card was stolen. Why is it still active?"
+    )
+
+
+def test_a_sentence_that_only_starts_like_a_courtesy_is_kept() -> None:
+    body = "My card was stolen. Please help me block it before they use it again."
+    assert newest_message(body) == body
+    assert newest_message("I will be grateful if you block my card today.\n\nJane") == (
+        "I will be grateful if you block my card today."
+    )
+
+
+@pytest.mark.parametrize(
     "details",
     [
         "My details:\n\n- Customer since: 1997\n- Postcode: RG1 9JY\n- Account ending: 2048\n"

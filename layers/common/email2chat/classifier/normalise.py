@@ -188,7 +188,13 @@ _SIGN_OFF_PHRASES = _phrases(
     warm wishes | with thanks | with regards | respectfully | respectfully yours | sincerely |
     yours sincerely | sincerely yours | yours truly | yours faithfully | faithfully | best |
     all the best | cheers | cheers mate | ta | take care | br | rgds | kr |
-    looking forward to hearing from you | hope to hear from you soon | talk soon | speak soon | peace |
+    looking forward to hearing from you | looking forward to hearing from you soon |
+    look forward to hearing from you | hope to hear from you soon | talk soon | speak soon | peace |
+    appreciate it | appreciate your help | thanking you | thanking you in advance |
+    thanking you in anticipation | i will be thankful to you | i shall be thankful to you |
+    i will be grateful | i shall be grateful | i will be highly obliged | i shall be highly obliged |
+    i will be obliged | i shall be obliged | waiting for your kind response | waiting for your kind reply |
+    awaiting your kind response | awaiting your kind reply | awaiting your reply | your faithfully |
     love | xoxo | stay safe | mit freundlichen grüßen | freundliche grüße | viele grüße | liebe grüße |
     beste grüße | lg | mfg | cordialement | bien cordialement | bien à vous | saludos |
     saludos cordiales | un saludo | atentamente | atenciosamente | cumprimentos | cordiali saluti |
@@ -284,15 +290,16 @@ _MARKER_FIRST_WORDS = _words(
 
 # --- greetings and pleasantries ------------------------------------------------------------------
 _GREETING_LINE_RE = re.compile(
-    r"^(hi|hello|hey|hiya|heya|howdy|yo|dear|greetings|good (morning|afternoon|evening|day)|morning|"
-    r"afternoon|evening|to whom it may concern|to the [\w ]{1,30}team|bonjour|hallo|hola|ciao|hej|salut)"
+    r"^(hi|hello|hey|hiya|heya|howdy|yo|dear|respected|greetings|good (morning|afternoon|evening|day)|"
+    r"morning|afternoon|evening|to whom it may concern|to the [\w ]{1,30}team|"
+    r"bonjour|hallo|hola|ciao|hej|salut)"
     r"(\s+[\w'.&/-]+){0,4}\s*[,.!:;]?\s*$",
     re.I,
 )
 _SHORT_GREETING_RE = re.compile(r"^\W*\w+(\s+[\w'.&/-]+){0,2}\s*[,.!:;]?\s*$")  # "Hi,", "Dear Sir/Madam,"
 _GREETING_PREFIX_RE = re.compile(
-    r"^(hi|hello|hey|hiya|dear|greetings|good (morning|afternoon|evening))( there| all| team| support"
-    r"| folks| guys| everyone| sir or madam| sir| madam"
+    r"^(hi|hello|hey|hiya|dear|respected|greetings|good (morning|afternoon|evening))"
+    r"( there| all| team| support| folks| guys| everyone| sir or madam| sir| madam"
     r"| [A-Z][a-z]{1,20}(\s[A-Z][a-z]{1,20})?)?\s*[,!:;.-]\s*",
     re.I,
 )
@@ -330,6 +337,7 @@ _OPENING_STARTS = (
     "howdy",
     "yo",
     "dear",
+    "respected",
     "greetings",
     "good ",
     "morning",
@@ -864,10 +872,11 @@ _CLOSING_COURTESY_RE = re.compile(
     r"(quick |prompt )?(reply|response|call|call back|callback))?|"
     r"(i('m| am) |i |we )?(looking forward|look forward|waiting|hoping|hope) (to|for) "
     r"(hearing (back )?from you|hear(ing)? back|"
-    r"your (prompt |quick |early )?(reply|response|answer|help)|"
+    r"your (prompt |quick |early |kind |earliest )?(reply|response|answer|help)|"
     r"a (reply|response|quick reply|quick response))"
     r"( soon)?|"
-    r"(i('m| am) )?awaiting your (prompt |quick |early )?(reply|response|answer)|"
+    r"(i('m| am) )?awaiting your (prompt |quick |early |kind |earliest )?(reply|response|answer)|"
+    r"(please )?revert( back)?( to me)?( at the earliest| asap| soon| as soon as possible)?|"
     r"(i )?hope you (can|are able to|will be able to) help( me)?( with this)?|"
     r"(many |cheers |thanks heaps )?(thanks|thank you|cheers)( (so|very) much| heaps| again)?( in advance)?"
     r"( for ((your|the|any) )?(kind |quick |prompt )?"
@@ -886,9 +895,18 @@ _CLOSING_COURTESY_RE = re.compile(
 
 
 def _drop_closing_courtesy(lines: list[str]) -> list[str]:
+    """Trailing courtesy lines, and a courtesy that ends the last line as its own sentence ("Why are there
+    fees? Waiting for your kind response.")."""
     kept = list(lines)
-    while kept and (not kept[-1] or _CLOSING_COURTESY_RE.match(kept[-1])):
-        kept.pop()
+    while kept:
+        last = kept[-1]
+        if not last or _CLOSING_COURTESY_RE.match(last):
+            kept.pop()
+            continue
+        end = max(last.rfind(". "), last.rfind("? "), last.rfind("! "))
+        if end <= 0 or not _CLOSING_COURTESY_RE.match(last[end + 2 :]):
+            break
+        kept[-1] = last[: end + 1]
     return kept if any(kept) else list(lines)  # a message that is only courtesy keeps its words
 
 
