@@ -800,6 +800,39 @@ def test_sign_offs_of_many_registers_end_the_message(sign_off: str) -> None:
 
 @pytest.mark.parametrize(
     "courtesy",
+    [
+        "Would be grateful for a reply.",
+        "I should be most grateful for a reply by letter or by telephone (evenings are best).",
+        "I would be obliged if you would look into this matter at your earliest convenience.",
+        "Hoping someone can help.",
+        "Any help appreciated.",
+        "Let me know what you need from me.",
+        "Happy to provide any more details if needed.",
+        "Thanks in advance for looking into it.",
+        "Thank you for your attention to this matter.",
+        "Have a nice day and thank you,",
+    ],
+)
+def test_a_courtesy_over_the_name_is_a_sign_off(courtesy: str) -> None:
+    assert newest_message(f"{NEWEST}.\n\n{courtesy}\nJane Doe\n07700 900123") == f"{NEWEST}."
+    assert newest_message(f"{NEWEST}.\n\n{courtesy}") == f"{NEWEST}."
+
+
+def test_an_ask_phrased_as_gratitude_is_kept() -> None:
+    body = "I would be grateful if you could block my card straight away.\n\nJane"
+    assert newest_message(body) == "I would be grateful if you could block my card straight away."
+
+
+def test_an_external_source_banner_is_a_disclaimer() -> None:
+    banner = (
+        "WARNING: This message came from an external source. Please exercise caution when opening any "
+        "attachments or clicking on links."
+    )
+    assert newest_message(f"{banner}\n\n{NEWEST}") == NEWEST
+
+
+@pytest.mark.parametrize(
+    "courtesy",
     ["Waiting for your kind response.", "Please revert back at the earliest.", "Thanks in advance."],
 )
 def test_a_courtesy_that_ends_the_last_line_as_its_own_sentence_is_dropped(courtesy: str) -> None:

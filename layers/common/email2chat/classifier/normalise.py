@@ -195,6 +195,8 @@ _SIGN_OFF_PHRASES = _phrases(
     i will be grateful | i shall be grateful | i will be highly obliged | i shall be highly obliged |
     i will be obliged | i shall be obliged | waiting for your kind response | waiting for your kind reply |
     awaiting your kind response | awaiting your kind reply | awaiting your reply | your faithfully |
+    i remain | i remain yours faithfully | i remain, yours faithfully | i remain, yours sincerely |
+    kind rgds |
     love | xoxo | stay safe | mit freundlichen grüßen | freundliche grüße | viele grüße | liebe grüße |
     beste grüße | lg | mfg | cordialement | bien cordialement | bien à vous | saludos |
     saludos cordiales | un saludo | atentamente | atenciosamente | cumprimentos | cordiali saluti |
@@ -253,6 +255,7 @@ _DISCLAIMER_RE = re.compile(
     r"^(card )?(lost|stolen)( or (lost|stolen))?( your)?( card)?\? (report|freeze|block|cancel) it\b"
     r"[^.!?]{0,40}\b(24/7|in (the|our) app|online|call us)|"  # the bank's channel: a customer names none
     r"(originated|came) from outside (of )?(the|your|our) organi[sz]ation|"
+    r"(originated|came|comes|is) from an external (source|sender|address)|"
     r"external (email|sender|message)\W{0,3} (use|exercise|be) caution|"
     r"external sender|phish alert|^\W{0,3}(\[external\]|external (email|e-mail|sender|message)\b)|"
     r"(with|clicking|click) links (and|or) (open(ing)? )?attachments|virus-free|"
@@ -703,8 +706,10 @@ def _signature_block_start(lines: list[str], first_content: int, bottom: int) ->
     if start == bottom or not lines[above] or _is_signature_line(lines[above]):
         return None  # nothing, or the block reaches the top: the customer's own name and details
     sign_off = lines[above]
-    if _is_sign_off(sign_off, _first_word(sign_off)) or (
-        sign_off.endswith(",") and len(sign_off.split()) <= 5 and not _is_prose(sign_off)
+    if (
+        _is_sign_off(sign_off, _first_word(sign_off))
+        or (sign_off.endswith(",") and len(sign_off.split()) <= 5 and not _is_prose(sign_off))
+        or _CLOSING_COURTESY_RE.match(sign_off)  # "Would be grateful for a reply." over the name
     ):
         return above if above > first_content else None
     return start if start > above + 1 else None  # set apart from the message by a blank line
@@ -866,8 +871,18 @@ def _is_disclaimer(line: str) -> bool:
 _CLOSING_COURTESY_RE = re.compile(
     r"^((please )?(advise|help)( me)?( asap| as soon as possible| urgently| quickly)?|"
     r"(any|all|your) (help|assistance|advice|support|guidance)( on this| with this| here)? "
-    r"(would be|is|will be)"
-    r"( much| greatly| really| very)? (appreciated|great|welcome|helpful|wonderful)|"
+    r"(would be |is |will be )?"
+    r"(much |greatly |really |very )?(appreciated|great|welcome|helpful|wonderful)|"
+    r"(i )?(would|'d|should|will|shall) be (most |very |really |so )?(grateful|obliged|thankful)"
+    r"( for (a|an|your) ((quick|prompt|early|written|swift) )?(reply|response|answer|help|call( back)?)"
+    r"( [^.!?]{0,80})?"
+    r"| if you (would|could|can) look into (this|it|the matter|this matter)( [^.!?]{0,40})?)?|"
+    r"(i('m| am) )?(hoping|hope) (someone|somebody|you) can help( me)?( with this)?|"
+    r"can (someone|somebody|you) (please )?get back to me( asap| soon| please)?|"
+    r"(please )?let me know "
+    r"(what (else )?you need from me|if (anything|something) (is|was) (unclear|missing))|"
+    r"happy to (provide|send( over)?|give|share) (any|anything)( more| further| else| other)?"
+    r"( details| information| info)?( you need)?( if needed)?|"
     r"(i )?(would |'d )?(really |greatly )?appreciate (it|your|any|a) ?(help|assistance|time|support|"
     r"(quick |prompt )?(reply|response|call|call back|callback))?|"
     r"(i('m| am) |i |we )?(looking forward|look forward|waiting|hoping|hope) (to|for) "
@@ -875,16 +890,19 @@ _CLOSING_COURTESY_RE = re.compile(
     r"your (prompt |quick |early |kind |earliest )?(reply|response|answer|help)|"
     r"a (reply|response|quick reply|quick response))"
     r"( soon)?|"
-    r"(i('m| am) )?awaiting your (prompt |quick |early |kind |earliest )?(reply|response|answer)|"
+    r"(i('m| am) )?(awaiting|waiting) your (prompt |quick |early |kind |earliest )?(reply|response|answer)|"
     r"(please )?revert( back)?( to me)?( at the earliest| asap| soon| as soon as possible)?|"
     r"(i )?hope you (can|are able to|will be able to) help( me)?( with this)?|"
     r"(many |cheers |thanks heaps )?(thanks|thank you|cheers)( (so|very) much| heaps| again)?( in advance)?"
-    r"( for ((your|the|any) )?(kind |quick |prompt )?"
-    r"(help|time|assistance|support|attention|understanding|reply|response|patience|reading( this)?))?"
-    r"( in this matter)?|"
-    r"(have a|enjoy your) (good|nice|great|lovely|wonderful) (day|weekend|evening|week)|(speak|talk) soon|"
+    r"( for ((your|the|any|all your) )?(kind |quick |prompt )?"
+    r"(help|time|assistance|support|attention|understanding|reply|response|patience|reading( this)?)"
+    r"( so far)?)?"
+    r"( (in|to) (this|the) matter)?|"
+    r"(thanks|thank you)( (so|very) much)?( in advance)? for taking the time to (look at|read) (this|it)|"
+    r"(have a|enjoy your) (good|nice|great|lovely|wonderful) (day|weekend|evening|week)( and thank you)?|"
+    r"(speak|talk) soon|"
     r"(please )?(do not|don't) hesitate to (contact|call|reach) me( [^.!?]{0,60})?|"
-    r"(thanks|thank you)( (so|very) much)? for looking into (this|it|the matter)|"
+    r"(thanks|thank you)( (so|very) much)?( in advance)? for looking into (this|it|the matter)|"
     r"(please )?(let me know|get back to me|reply( to me)?|contact me|call me)"
     r"( (asap|soon|quickly|as soon as possible|at your earliest convenience|if you need anything( else)?"
     r"( from me)?))?|"
