@@ -10,6 +10,7 @@ from email2chat.classifier.normalise import (
     MAX_MESSAGE_CHARS,
     clean_subject,
     html_to_text,
+    html_with_quote_marks,
     newest_message,
     normalise_email,
 )
@@ -887,3 +888,61 @@ def test_the_banks_lost_card_banner_is_a_footer_and_a_customers_lost_card_line_i
     banner = "Lost or stolen card? Report it 24/7 in the app under Card > Report lost."
     assert newest_message(f"{banner}\n\nHi,\n\n{OLD}\n\nJane") == OLD
     assert newest_message("Stolen card? Block it now please\n\nJane") == "Stolen card? Block it now please"
+
+
+OUTLOOK_HEADER = (
+    "From: Jane Doe <jane@example.com>\nSent: Monday, 3 March 2025 09:09\n"
+    "To: help@bank.example\nSubject: card"
+)
+
+
+@pytest.mark.parametrize("separator", ["-----Original Message-----", "________________________________"])
+def test_a_forward_subject_reads_the_message_under_any_separator(separator: str) -> None:
+    text = f"[Auto-forwarded by a rule]\n\n{separator}\n{OUTLOOK_HEADER}\n\n{NEWEST}\n\nThanks,\nJane"
+    assert normalise_email("FW: card", text).message == NEWEST
+    assert normalise_email("Re: card", text).message == ""  # a reply's history is not its message
+
+
+def test_a_forward_under_banners_with_no_separator_is_read() -> None:
+    text = (
+        "CAUTION: This email originated from outside of the organisation. Do not click links.\n\n"
+        f"[Auto-forwarded by a rule]\n\n{OUTLOOK_HEADER}\n\nSo, {NEWEST}\n\nThx\nJane Doe"
+    )
+    assert normalise_email("[EXTERNAL] FW: card", text).message == f"So, {NEWEST}"
+
+
+def test_an_html_forward_inside_gmail_quote_containers_is_read() -> None:
+    html = (
+        '<div dir="ltr"><div class="gmail_quote"><div class="gmail_attr">---------- Forwarded message '
+        "---------<br>From: Jane &lt;jane@example.com&gt;<br>Date: Fri, 23 Aug 2024<br>"
+        "Subject: card<br></div>"
+        f"<div>Hi team,</div><div>{NEWEST}</div><div>Thanks,<br>Jane</div>"
+        '<div class="gmail_quote">On Sat, 17 Aug 2024, Jane wrote:<blockquote class="gmail_quote">'
+        f"<div>{OLD}</div></blockquote></div></div></div>"
+    )
+    assert normalise_email("Fwd: card", "", html).message == NEWEST
+
+
+def test_an_html_reply_under_a_quote_with_answers_in_it_is_read() -> None:
+    html = (
+        "<div>Hi Grace,</div><div>Answers below.</div>"
+        "<div>On Wed, 25 Jan 2023, Bank &lt;care@bank.example&gt; wrote:</div>"
+        "<blockquote><div>Dear Jane,</div><div>When can we call you?</div>"
+        f"<p><b>[Any time after 5pm.]</b></p><div>{OLD}</div><div>Many thanks,<br>Grace</div></blockquote>"
+        f"<div>{NEWEST}</div><div>Have a nice weekend,</div><div>Jane</div>"
+    )
+    assert normalise_email("Re: your message", "", html).message == NEWEST
+    marked = html_with_quote_marks("<p>a</p><blockquote><p>b</p><blockquote>c</blockquote></blockquote>")
+    assert [line for line in marked.split("\n") if line.strip(" >")] == ["a", "> b", "> > c"]
+
+
+def test_a_first_line_that_only_opens_with_a_pleasantry_keeps_the_name_under_it_out() -> None:
+    assert newest_message(f"Sorry to bother you, {NEWEST}.\n\nJane") == f"{NEWEST}."
+    assert newest_message(f"Forwarding this, as asked. {NEWEST}.\n\nJane") == f"{NEWEST}."
+
+
+@pytest.mark.parametrize("ask", ["Stop?", "Refund!"])
+def test_a_one_word_question_or_exclamation_is_not_a_name(ask: str) -> None:
+    assert (
+        newest_message(f"I'm writing about my account.\n\n{ask}") == f"I'm writing about my account.\n\n{ask}"
+    )

@@ -29,7 +29,7 @@ import quopri
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 MAX_HTML_CHARS = 150_000  # markup is verbose: the newest message is always in the first few KB
 MAX_TEXT_CHARS = 100_000
@@ -75,6 +75,7 @@ _BLOCK_TAG_RE = re.compile(  # the most common names first: a name is tried only
     re.I,
 )
 _WORD_CHAR_RE = re.compile(r"[^\W_]")
+_BLOCKQUOTE_TAG_RE = re.compile(r"<(/?)blockquote\b[^<>]{0,500}>", re.I)
 _ANY_TAG_RE = re.compile(r"<[!/?a-zA-Z][^<>]{0,2000}>")
 
 _OTHER_LINE_BREAK_RE = re.compile("[\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
@@ -360,6 +361,16 @@ _OPENING_STARTS = (
     "hope",
     "trust",
     "happy",
+    "excuse",
+    "forgive",
+    "please",
+    "see ",
+    "forwarding",
+    "my ",
+    "answers",
+    "replies",
+    "responses",
+    "comments",
 )
 _LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
 # Relayed forms (web contact forms, voicemail and SMS gateways): fields as "Label: value", "LABEL:<tab>value",
@@ -409,6 +420,10 @@ _SUBJECT_TAG_RE = re.compile(r"^\s*\[[^\]]{0,40}\]\s*")  # "[EXT]", "[Ticket #12
 _SUBJECT_REPLY_RE = re.compile(
     r"^\s*(re|fw|fwd|aw|wg|tr|sv|vs|vb|rv|antw|doorst|res|enc|r|rif|réf|i|odp|pd|ynt|ilt)\s*(\[\d+\])?\s*:\s*",
     re.I,
+)
+# The prefixes of ``_SUBJECT_REPLY_RE`` that mark a forward, in the languages of the mail clients
+_FORWARD_SUBJECT_PREFIXES = frozenset(
+    {"fw", "fwd", "wg", "tr", "rv", "enc", "i", "doorst", "vb", "pd", "ilt"}
 )
 # Case and ticket references say nothing about the case: "Re: Your case 00123456 [ref:_00D1x2Y3z]".
 _SUBJECT_REFERENCE_RE = re.compile(
@@ -493,11 +508,33 @@ def html_to_text(markup: str) -> str:
         above = _markup_text(markup[: quote.start()])
         below = markup.rfind("</blockquote>")
         if _WORD_CHAR_RE.search(above) is None:  # bottom-posted: the reply is under the quote
-            if below > quote.start():
-                return _markup_text(markup[below:])
-            return _markup_text(markup)  # under a reply header (Outlook's): the text rules find the reply
+            if below > quote.start() and _WORD_CHAR_RE.search(under := _markup_text(markup[below:])):
+                return under
+            # under a reply header (Outlook's), or a forward with no words of its own inside the quote
+            # container (Gmail's): the whole text, and the text rules find the reply or the forwarded message
+            return _markup_text(markup)
         return above
     return _markup_text(markup)
+
+
+def html_with_quote_marks(markup: str) -> str:
+    """The text of ``markup`` with each ``<blockquote>`` level's lines marked "> ", as a plain-text client
+    quotes: the text rules then find inline answers between quotes and replies under them, which the cut at
+    the first quote (``html_to_text``) loses."""
+    markup = _drop_invisible_blocks(_drop_comments(markup[:MAX_HTML_CHARS]))
+    parts: list[str] = []
+    depth = position = 0
+    for tag in itertools.chain(_BLOCKQUOTE_TAG_RE.finditer(markup), (None,)):
+        end = len(markup) if tag is None else tag.start()
+        text = _markup_text(markup[position:end])
+        if depth:
+            marker = "> " * depth
+            text = "\n".join(marker + line if line.strip() else marker.rstrip() for line in text.split("\n"))
+        parts.append(text)
+        if tag is not None:
+            depth = max(0, depth - 1) if tag.group(1) else depth + 1
+            position = tag.end()
+    return "\n".join(parts)
 
 
 def _markup_text(markup: str) -> str:
@@ -663,8 +700,8 @@ def _is_signature_line(line: str) -> bool:
     if _LABEL_LINE_RE.match(line) or (line.isupper() and line.count(" ") >= 2):
         return False  # "Amount: £250" is a detail, "CARD STOLEN BLOCK IT" an ask
     words = line.split()
-    if len(words) == 1 and len(line) <= 20 and not line[0].islower():  # "Jane"; "cancel" may be the ask
-        return True
+    if len(words) == 1 and len(line) <= 20:  # "Jane"; "cancel", "Stop?" or "Help!" may be the ask
+        return not line[0].islower() and line[-1] not in "?!"
     return len(words) <= 8 and _LOWER_CASE_WORD_RE.search(line) is None
 
 
@@ -723,11 +760,15 @@ def _first_word(line: str) -> str:
 
 
 def _is_opening_line(line: str) -> bool:
-    """A greeting or pleasantry: what can come before the customer's first words."""
+    """A greeting or pleasantry, the whole line: what can come before the customer's first words ("Sorry to
+    bother you, my card was stolen." is a first line: its pleasantry goes later, ``_strip_greetings``)."""
     head = line[:16].lower()
     if not head.startswith(_OPENING_STARTS):
         return False
-    return bool(_GREETING_LINE_RE.match(line) or _PLEASANTRY_RE.match(line))
+    if _GREETING_LINE_RE.match(line):
+        return True
+    pleasantry = _PLEASANTRY_RE.match(line)
+    return pleasantry is not None and pleasantry.end() == len(line)
 
 
 def _newest_message_lines(lines: list[str]) -> tuple[list[str], int]:
@@ -949,6 +990,17 @@ def _strip_greetings(lines: list[str]) -> list[str]:
     return result or [line for line in lines if line and not _SHORT_GREETING_RE.match(line)]
 
 
+def _is_forward_subject(subject: str) -> bool:
+    """A subject whose first reply prefix, under any tags, is a forward's ("[EXT] FW:", "WG:", "TR:")."""
+    rest = subject[:500]
+    for _ in range(_MAX_SUBJECT_PREFIXES):
+        if (tag := _SUBJECT_TAG_RE.match(rest)) is None:
+            break
+        rest = rest[tag.end() :]
+    prefix = _SUBJECT_REPLY_RE.match(rest)
+    return prefix is not None and prefix.group(1).lower() in _FORWARD_SUBJECT_PREFIXES
+
+
 def clean_subject(subject: str, *, keep_thread: bool = False) -> str:
     """The subject when it says something about the case: empty when it is generic ("Question", "Request
     for assistance") or belongs to a thread (a reply or a forward: "Re: direct debit" names what an older
@@ -1086,13 +1138,14 @@ def _is_greeting_line(line: str) -> bool:
     return bool(line) and bool(_GREETING_LINE_RE.match(line) or _GREETING_PREFIX_RE.match(line))
 
 
-def _forwarded_message(lines: list[str]) -> list[str] | None:
+def _forwarded_message(lines: list[str], *, any_separator: bool = False) -> list[str] | None:
     """A forward with no words of its own (a mailbox rule's, or a customer's): the forwarded message, under
-    its separator and header; ``None`` when the body does not open with a forward."""
+    its separator and header; ``None`` when the body does not open with a forward (a separator that says
+    "forward", or any separator when ``any_separator``: the subject says so)."""
     start = next(
         (i for i, line in enumerate(lines[:_MAX_HISTORY_SCAN_LINES]) if _SEPARATOR_RE.match(line)), None
     )
-    if start is None or not _FORWARD_MARKER_RE.search(lines[start]):
+    if start is None or not (any_separator or _FORWARD_MARKER_RE.search(lines[start])):
         return None
     position = start + 1
     while position < min(len(lines), start + _MAX_FORWARD_HEADER_LINES) and (
@@ -1157,21 +1210,24 @@ def _is_heading_line(line: str) -> bool:
     return not line or bool(_HEADER_RE.match(line) or _is_title(line) or _LETTER_REFERENCE_RE.match(line))
 
 
-def _below_header_heading(lines: list[str]) -> list[str] | None:
-    """A body that opens with a header block ("To: / From: / Date: / Re:"), under at most a title: a memo's
-    heading, or the header of a forward with neither a separator nor words of its own: the lines under the
-    block when it names no address (typed) or they open with a greeting, or a relayed form's message field;
-    ``None`` otherwise. A body that opens with a separator ("-----Original Message-----") is history."""
+def _below_header_heading(lines: list[str], *, forwarded: bool = False) -> list[str] | None:
+    """A body that opens with a header block ("To: / From: / Date: / Re:"), under at most a title and banners:
+    a memo's heading, or the header of a forward with neither a separator nor words of its own: the lines
+    under the block when it names no address (typed), they open with a greeting or the subject marks a
+    forward (``forwarded``), or a relayed form's message field; ``None`` otherwise. A body that opens with a
+    separator ("-----Original Message-----") is history."""
     for index in _opening_lines(lines):
         if _SEPARATOR_RE.match(lines[index]):
             return None
+        if _is_disclaimer(lines[index]) or _CLIENT_BOILERPLATE_RE.search(lines[index]):
+            continue  # a banner above a forward ("CAUTION: This email originated ...", "[Auto-forwarded]")
         if _HEADER_RE.match(lines[index]) and _history_starts_at(lines, index):
             position = index
             while position < len(lines) and _is_heading_line(lines[position]):
                 position += 1
             below = lines[position:]
             typed = not any("@" in line for line in lines[index:position])  # a memo's, not a mail client's
-            if below and (typed or _is_greeting_line(below[0])):
+            if below and (typed or forwarded or _is_greeting_line(below[0])):
                 return below
             return _form_message(below)  # else history (a bank's message above a bottom-post), or a form
         if not _is_title(lines[index]):
@@ -1213,8 +1269,10 @@ def _message_lines(lines: list[str]) -> list[str]:
     return _strip_greetings(kept)
 
 
-def newest_message(text: str) -> str:
-    """The customer's newest message from a plain-text body (see the module docstring)."""
+def newest_message(text: str, *, forwarded: bool = False) -> str:
+    """The customer's newest message from a plain-text body (see the module docstring). ``forwarded``: the
+    subject marks a forward ("FW: ..."), so a body with no words of its own above a separator of any kind
+    ("-----Original Message-----", "________") is the forwarded message."""
     lines = _clean_lines(text[:MAX_TEXT_CHARS])
     if _may_be_form(lines):
         lines = _form_message(lines) or lines
@@ -1222,7 +1280,11 @@ def newest_message(text: str) -> str:
     # nothing of its own above the history: a forward, a bottom-post, or a memo under its heading
     readers: tuple[Callable[[list[str]], list[str] | None], ...] = ()
     if not kept:
-        readers = (_forwarded_message, _below_unmarked_history, _below_header_heading)
+        readers = (
+            partial(_forwarded_message, any_separator=forwarded),
+            _below_unmarked_history,
+            partial(_below_header_heading, forwarded=forwarded),
+        )
     elif _is_memo_title(kept):
         readers = (_below_header_heading,)
     for read_below in readers:
@@ -1254,10 +1316,18 @@ def _body_text(part: str, is_html: bool) -> str:
 def normalise_email(subject: str = "", text: str = "", html: str = "") -> NormalisedEmail:
     """Normalise one email. The text body wins when it has the message; the HTML body is read when the text
     part is empty or a stub ("-- Jane", "[image: logo]", "This is a multi-part message in MIME format")."""
-    message = newest_message(_body_text(text, is_html=False)) if text and not text.isspace() else ""
+    forwarded = _is_forward_subject(subject)
+    message = (
+        newest_message(_body_text(text, is_html=False), forwarded=forwarded)
+        if text and not text.isspace()
+        else ""
+    )
     words = len(message.split())
     if html and words < _STUB_WORDS:
-        from_html = newest_message(_body_text(html, is_html=True))
+        from_html = newest_message(_body_text(html, is_html=True), forwarded=forwarded)
+        if not from_html and _BLOCKQUOTE_TAG_RE.search(html, 0, MAX_HTML_CHARS):  # answers among the quotes
+            marked = html_with_quote_marks(_decoded_quoted_printable(html[:MAX_HTML_CHARS]))
+            from_html = newest_message(marked, forwarded=forwarded)
         if len(from_html.split()) > words:
             message, words = from_html, len(from_html.split())
     # A reply whose body says little ("Any update?") is about its thread: then the thread's subject counts.
