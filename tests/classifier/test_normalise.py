@@ -946,3 +946,16 @@ def test_a_one_word_question_or_exclamation_is_not_a_name(ask: str) -> None:
     assert (
         newest_message(f"I'm writing about my account.\n\n{ask}") == f"I'm writing about my account.\n\n{ask}"
     )
+
+
+def test_a_bottom_post_under_a_polish_attribution_is_read() -> None:
+    body = (
+        "W dniu 07.01.2024 o 14:24, Bank Customer Care pisze:\n> Hi Jan,\n>\n> Your request is done.\n>\n"
+        "> Regards,\n> Grace\n>\n> piątek, 5 stycznia 2024 13:27 Jan <jan@example.com> napisał(a):\n"
+        f">> Dear Sir/Madam,\n>>\n>> {OLD}\n\nHello again,\n\n{NEWEST}\n\nAll the best,\nJan"
+    )
+    assert newest_message(body) == NEWEST
+
+
+def test_a_bare_german_greeting_is_a_sign_off() -> None:
+    assert newest_message(f"{NEWEST}\nGrüße\nRhiannon") == NEWEST

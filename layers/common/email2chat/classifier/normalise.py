@@ -100,7 +100,10 @@ _SPACES_RE = re.compile(
 )
 _SPACE_RUN_RE = re.compile("  +")
 # --- quoted history -------------------------------------------------------------------------------
-_WROTE_VERBS = r"(wrote|a écrit|schrieb|escribió|schreef|ha scritto|skrev|escreveu|napisał|kirjoitti)"
+_WROTE_VERBS = (
+    r"(wrote|a écrit|schrieb|escribió|schreef|ha scritto|skrev|escreveu|napisał(\(a\)|a)?|pisze|napsal|"
+    r"kirjoitti|írta|yazd\u0131)"
+)
 _ON_WROTE_RE = re.compile(
     r"^(on|le|am|el|op|il|den|em|w|dnia)\b.{0,300}\b" + _WROTE_VERBS + r"\s*:?\s*$", re.I
 )
@@ -199,7 +202,8 @@ _SIGN_OFF_PHRASES = _phrases(
     i remain | i remain yours faithfully | i remain, yours faithfully | i remain, yours sincerely |
     kind rgds |
     love | xoxo | stay safe | mit freundlichen grüßen | freundliche grüße | viele grüße | liebe grüße |
-    beste grüße | lg | mfg | cordialement | bien cordialement | bien à vous | saludos |
+    beste grüße | grüße | gruß | grüsse | gruss | herzliche grüße | schöne grüße |
+    lg | mfg | cordialement | bien cordialement | bien à vous | saludos |
     saludos cordiales | un saludo | atentamente | atenciosamente | cumprimentos | cordiali saluti |
     distinti saluti | saluti | met vriendelijke groet | met vriendelijke groeten | vriendelijke groet |
     groetjes | groeten | med vänlig hälsning | vänliga hälsningar | mvh | mvg | m.v.g. |
