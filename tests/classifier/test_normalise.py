@@ -959,3 +959,33 @@ def test_a_bottom_post_under_a_polish_attribution_is_read() -> None:
 
 def test_a_bare_german_greeting_is_a_sign_off() -> None:
     assert newest_message(f"{NEWEST}\nGrüße\nRhiannon") == NEWEST
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Hope that makes sense.",
+        "Ta very much.",
+        "See subject.",
+        "As above.",
+        "Title says it all.",
+        "no that's all",
+        "Pronouns: she/her",
+        "Customer since 2004",
+        "Customer no. 82484340",
+        "Nguyen x",
+        "- Daniel",
+        "~Emeka",
+        "Thank you kindly,\nJo",
+        "With best regards,\nJo",
+        "Outlook für iOS beziehen<https://aka.ms/o0ukef>",
+    ],
+)
+def test_closings_pointers_and_signature_lines_are_dropped(closing: str) -> None:
+    assert newest_message(f"{NEWEST}.\n\n{closing}") == f"{NEWEST}."
+
+
+def test_a_listed_item_under_a_colon_is_not_a_dash_signed_name() -> None:
+    assert (
+        newest_message("I do not recognise this one:\n- Amazon") == "I do not recognise this one:\n- Amazon"
+    )

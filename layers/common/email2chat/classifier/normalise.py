@@ -177,7 +177,8 @@ _SENT_FROM_RE = re.compile(
     r"envoyé de mon \S.{0,30}|von meinem \S.{0,40} gesendet|verstuurd (vanaf|van) mijn \S.{0,30}|"
     r"enviado (desde|do|de) (mi|meu|o meu) \S.{0,30}|inviato da \S.{0,30}|skickat från min \S.{0,30}|"
     r"sendt fra min \S.{0,30}|wysłane z \S.{0,30}|lähetetty \S.{0,30}|sent with \S.{0,40}|"
-    r"gesendet (mit|von) \S.{0,40}|enviado con \S.{0,40})$",
+    r"gesendet (mit|von) \S.{0,40}|enviado con \S.{0,40}|outlook für \S.{0,30} beziehen\S{0,60}|"
+    r"(obtener|obtenha|baixe o|scarica|télécharger|download) outlook (para|per|pour|voor) \S.{0,60})$",
     re.I,
 )
 # Sign-offs in the languages customers write in; a line is a sign-off when it is one of these and at most a
@@ -189,7 +190,8 @@ _SIGN_OFF_PHRASES = _phrases(
     thanks for your time | thank you for your time | thanks and regards | thanks & regards | thx | ty |
     tia | much appreciated | with appreciation | with gratitude | regards | best regards |
     kind regards | kindest regards | warm regards | warmest regards | warmly | best wishes |
-    warm wishes | with thanks | with regards | respectfully | respectfully yours | sincerely |
+    warm wishes | with thanks | with regards | with best regards | with kind regards | thank you kindly |
+    respectfully | respectfully yours | sincerely |
     yours sincerely | sincerely yours | yours truly | yours faithfully | faithfully | best |
     all the best | cheers | cheers mate | ta | take care | br | rgds | kr |
     looking forward to hearing from you | looking forward to hearing from you soon |
@@ -293,7 +295,7 @@ _MARKER_FIRST_CHARS = frozenset("-_=>—*#[|")
 _MARKER_FIRST_WORDS = _words(
     """on le am el op il den em w dnia from von de van da från fra frá od begin forwarded sent get envoyé
     verstuurd enviado inviato skickat sendt wysłane lähetetty inizio mensaje mensagem weitergeleitete message
-    doorgestuurd vidarebefordrat gesendet"""
+    doorgestuurd vidarebefordrat gesendet outlook obtener obtenha baixe scarica télécharger download"""
 )
 
 # --- greetings and pleasantries ------------------------------------------------------------------
@@ -693,13 +695,24 @@ def _is_contact_line(line: str) -> bool:
     return line[0] not in _BULLET_FIRST_CHARS and not _is_prose(line) and _has_contact_data(line)
 
 
+# Signature lines that have lower-case words or a label: pronouns, a customer number, a name with a kiss.
+_SIGNATURE_EXTRA_RE = re.compile(
+    r"^(pronouns\s*:\s*)?\(?(she|he|they|ze|xe)/(her|him|them|hir|xem)(/\w+)?\)?$|"
+    r"^(customer|member|client|account holder) (since|no\.?|number|id)\s*:?\s*[\w-]{2,20}$|"
+    r"^(?-i:[A-Z][\w'.-]{0,20}( [A-Z][\w'.-]{0,20}){0,2}) x{1,3}$",
+    re.I,
+)
+# A name signed under a dash as the message's last line ("- Daniel", "~Emeka"): a list item is not one.
+_DASH_NAME_RE = re.compile(r"^[-~\u2013\u2014]{1,2} ?[A-Z][\w'.-]{1,20}( [A-Z][\w'.-]{1,20})?$")
+
+
 def _is_signature_line(line: str) -> bool:
     """A name, title, company, address or contact line: no prose words, and either contact data, one
     capitalised word, or every word capitalised ("Jane Doe", "Head of Procurement", "Northwind Traders
     Ltd")."""
     if line[0] in _BULLET_FIRST_CHARS or _NUMBERED_ITEM_RE.match(line) or _is_prose(line):
         return False
-    if _has_contact_data(line):
+    if _has_contact_data(line) or _SIGNATURE_EXTRA_RE.match(line):
         return True
     if _LABEL_LINE_RE.match(line) or (line.isupper() and line.count(" ") >= 2):
         return False  # "Amount: £250" is a detail, "CARD STOLEN BLOCK IT" an ask
@@ -718,6 +731,12 @@ def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
     end = len(lines)
     while end and not lines[end - 1]:
         end -= 1
+    if end - 1 > first_content and _DASH_NAME_RE.match(lines[end - 1]):
+        above = next((line for line in reversed(lines[: end - 1]) if line), "")
+        if above and above[0] not in _BULLET_FIRST_CHARS and not above.endswith(":"):  # not a list's item
+            end -= 1
+            while end and not lines[end - 1]:
+                end -= 1
     first_content = min(first_content, end)
     tail = "\n".join(lines[first_content + 1 : end])
     if _CONTACT_HINT_RE.search(tail) or "www." in tail or "http" in tail:  # most messages: no contact data
@@ -938,7 +957,8 @@ _CLOSING_COURTESY_RE = re.compile(
     r"(i('m| am) )?(awaiting|waiting) your (prompt |quick |early |kind |earliest )?(reply|response|answer)|"
     r"(please )?revert( back)?( to me)?( at the earliest| asap| soon| as soon as possible)?|"
     r"(i )?hope you (can|are able to|will be able to) help( me)?( with this)?|"
-    r"(many |cheers |thanks heaps )?(thanks|thank you|cheers)( (so|very) much| heaps| again)?( in advance)?"
+    r"(many |cheers |thanks heaps )?(thanks|thank you|thx|ta|cheers)( (so|very) much| heaps| again)?"
+    r"( in advance)?"
     r"( for ((your|the|any|all your) )?(kind |quick |prompt )?"
     r"(help|time|assistance|support|attention|understanding|reply|response|patience|reading( this)?)"
     r"( so far)?)?"
@@ -946,6 +966,11 @@ _CLOSING_COURTESY_RE = re.compile(
     r"(thanks|thank you)( (so|very) much)?( in advance)? for taking the time to (look at|read) (this|it)|"
     r"(have a|enjoy your) (good|nice|great|lovely|wonderful) (day|weekend|evening|week)( and thank you)?|"
     r"(speak|talk) soon|"
+    # pointing at the subject or the lines above, and saying there is no more
+    r"(i )?hope (that|this|it) makes sense|(title|subject) says it all|"
+    r"(please |pls |plz )?(see|as per|as in|as) (the |my )?(subject|title|above|below|underneath)( line)?"
+    r"(,? thanks| thx)?|"
+    r"(no,? )?that'?s (all|everything|it)( for now)?(,? (thanks|thank you))?|just the one question|"
     r"(please )?(do not|don't) hesitate to (contact|call|reach) me( [^.!?]{0,60})?|"
     r"(thanks|thank you)( (so|very) much)?( in advance)? for looking into (this|it|the matter)|"
     r"(please )?(let me know|get back to me|reply( to me)?|contact me|call me)"
