@@ -989,3 +989,11 @@ def test_a_listed_item_under_a_colon_is_not_a_dash_signed_name() -> None:
     assert (
         newest_message("I do not recognise this one:\n- Amazon") == "I do not recognise this one:\n- Amazon"
     )
+
+
+def test_a_forward_that_opens_with_its_header_is_read_not_the_older_message_under_it() -> None:
+    text = (
+        f"{OUTLOOK_HEADER}\n\nHi all,\n\n{NEWEST}\n\nThanks!\nJane\n\n________________________________\n"
+        f"{OUTLOOK_HEADER}\n\nHi there,\n\n{OLD}\n\nThanks\nJane"
+    )
+    assert normalise_email("FW: card", text).message == NEWEST

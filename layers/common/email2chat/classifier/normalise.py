@@ -1171,10 +1171,19 @@ def _forwarded_message(lines: list[str], *, any_separator: bool = False) -> list
     """A forward with no words of its own (a mailbox rule's, or a customer's): the forwarded message, under
     its separator and header; ``None`` when the body does not open with a forward (a separator that says
     "forward", or any separator when ``any_separator``: the subject says so)."""
-    start = next(
-        (i for i, line in enumerate(lines[:_MAX_HISTORY_SCAN_LINES]) if _SEPARATOR_RE.match(line)), None
+    start = next(  # the first history: a header block above the separator is the forwarded message's own
+        (
+            i
+            for i, line in enumerate(lines[:_MAX_HISTORY_SCAN_LINES])
+            if _SEPARATOR_RE.match(line) or (line and _history_starts_at(lines, i))
+        ),
+        None,
     )
-    if start is None or not (any_separator or _FORWARD_MARKER_RE.search(lines[start])):
+    if (
+        start is None
+        or not _SEPARATOR_RE.match(lines[start])
+        or not (any_separator or _FORWARD_MARKER_RE.search(lines[start]))
+    ):
         return None
     position = start + 1
     while position < min(len(lines), start + _MAX_FORWARD_HEADER_LINES) and (
