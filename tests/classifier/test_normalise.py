@@ -997,3 +997,11 @@ def test_a_forward_that_opens_with_its_header_is_read_not_the_older_message_unde
         f"{OUTLOOK_HEADER}\n\nHi there,\n\n{OLD}\n\nThanks\nJane"
     )
     assert normalise_email("FW: card", text).message == NEWEST
+
+
+@pytest.mark.parametrize("detail", ["· Account 12345678", "2. Card ending 4471", "Customer no. 82484340"])
+def test_a_detail_without_a_colon_is_dropped_when_its_value_is_a_number(detail: str) -> None:
+    assert newest_message(f"{NEWEST}.\n{detail}") == f"{NEWEST}."
+    assert newest_message(f"{NEWEST}.\nCard ending 4471 was used in Spain") == (
+        f"{NEWEST}.\nCard ending 4471 was used in Spain"
+    )

@@ -676,6 +676,14 @@ _DETAIL_LINE_RE = re.compile(
     re.I,
 )
 _MAX_DETAIL_VALUE_WORDS = 6
+# The same without a colon when the value is only a number ("· Account 12345678", "2. Card ending 4471"); an
+# amount is the case's, not the customer's ("Amount: £250" stays).
+_BARE_DETAIL_LINE_RE = re.compile(
+    r"^([-*\u2022\u00b7\u2013]|\d{1,2}[.)])?\s*(my |our )?(account( number| no\.?| ending( in)?)?|"
+    r"card( number| ending( in)?)?|sort code|reference|ref|customer (no\.?|number|id))\s+"
+    r"[£$€]?\d[\d ,.*x-]{0,24}$",
+    re.I,
+)
 _LETTER_REFERENCE_RE = re.compile(r"^(re|ref|reference|your ref(erence)?|our ref(erence)?)\s*:", re.I)
 _MAX_HEADING_LINES = 24  # a letter's sender and recipient addresses, date and references, with blank lines
 
@@ -1288,9 +1296,14 @@ def _is_detail_line(line: str) -> bool:
 def _drop_detail_lines(lines: list[str]) -> list[str]:
     """Without personal-detail lines and the short line that introduces them ("My details:"): they say who
     the customer is, not what is wrong, and their words dilute the ask."""
-    if ":" not in "".join(lines):  # one C-level scan: most messages have no colon at all
-        return lines
-    details = {i for i, line in enumerate(lines) if ":" in line and _is_detail_line(line)}
+    details = (
+        {i for i, line in enumerate(lines) if ":" in line and _is_detail_line(line)}
+        if ":" in "".join(lines)  # one C-level scan: most messages have no colon at all
+        else set()
+    )
+    details.update(
+        i for i, line in enumerate(lines) if line and line[-1].isdigit() and _BARE_DETAIL_LINE_RE.match(line)
+    )
     if not details:
         return lines
     for index in sorted(details):
