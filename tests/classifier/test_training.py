@@ -158,3 +158,18 @@ def test_the_frozen_realistic_emails_are_one_per_validation_query_with_its_label
             texts, realistic_labels = sets[f"{name}/{source}"]
             assert sorted(realistic_labels) == sorted(labels)  # the same queries, wrapped
             assert sum(1 for text in texts if text.strip()) >= 0.99 * len(texts)  # a message survives
+
+
+def test_every_training_query_calibrates_out_of_fold(tmp_path: Path) -> None:
+    card = train(out_dir=tmp_path, config=SMALL, evaluate_validation=False).card
+    facts = card["training"]
+    assert isinstance(facts, dict)
+    # each query once bare and once wrapped, scored by the model of the folds it is not in
+    assert facts["calibration_examples"] == 2 * facts["final_fit_queries"]
+    assert card["config"]["calibration_folds"] == 5  # type: ignore[index]
+
+
+def test_fewer_than_two_calibration_folds_is_a_clear_error(tmp_path: Path) -> None:
+    one_fold = TrainConfig(seed=0, bits=12, max_iter=25, subset_per_class=3, calibration_folds=1)
+    with pytest.raises(ValueError, match="calibration_folds must be at least 2"):
+        train(out_dir=tmp_path, config=one_fold, evaluate_validation=False)
