@@ -369,10 +369,13 @@ _OPENING_STARTS = (
     "happy",
     "excuse",
     "forgive",
-    "please",
+    "please see",
     "see ",
     "forwarding",
-    "my ",
+    "my answers",
+    "my replies",
+    "my responses",
+    "my comments",
     "answers",
     "replies",
     "responses",
@@ -777,7 +780,8 @@ def _signature_block_start(lines: list[str], first_content: int, bottom: int) ->
     if (
         _is_sign_off(sign_off, _first_word(sign_off))
         or (sign_off.endswith(",") and len(sign_off.split()) <= 5 and not _is_prose(sign_off))
-        or _CLOSING_COURTESY_RE.match(sign_off)  # "Would be grateful for a reply." over the name
+        # a courtesy over the name: "Would be grateful for a reply."
+        or (len(sign_off) <= _MAX_COURTESY_CHARS and _is_courtesy(sign_off))
     ):
         return above if above > first_content else None
     return start if start > above + 1 else None  # set apart from the message by a blank line
@@ -989,6 +993,25 @@ _CLOSING_COURTESY_RE = re.compile(
     re.I,
 )
 
+# The words a courtesy can start with (its regex is large: a line that starts otherwise is not tried).
+_COURTESY_FIRST_WORDS = _words(
+    """please advise help any all your i i'm i'd would should will shall hoping hope can let happy really
+    greatly appreciate we looking look waiting awaiting revert many cheers thanks thank thx ta have enjoy
+    speak talk title subject pls plz see as no that's thats just do don't get reply contact call you feel"""
+)
+
+
+def _is_courtesy(text: str) -> bool:
+    words = text.split(None, 1)
+    return (
+        bool(words)
+        and words[0].lower().strip(_WORD_EDGE_PUNCTUATION) in _COURTESY_FIRST_WORDS
+        and _CLOSING_COURTESY_RE.match(text) is not None
+    )
+
+
+_MAX_COURTESY_CHARS = 110  # the longest courtesy sentence a customer writes ("I should be most grateful ...")
+
 
 def _drop_closing_courtesy(lines: list[str]) -> list[str]:
     """Trailing courtesy lines, and a courtesy that ends the last line as its own sentence ("Why are there
@@ -996,11 +1019,11 @@ def _drop_closing_courtesy(lines: list[str]) -> list[str]:
     kept = list(lines)
     while kept:
         last = kept[-1]
-        if not last or _CLOSING_COURTESY_RE.match(last):
+        if not last or _is_courtesy(last):
             kept.pop()
             continue
         end = max(last.rfind(". "), last.rfind("? "), last.rfind("! "))
-        if end <= 0 or not _CLOSING_COURTESY_RE.match(last[end + 2 :]):
+        if end <= 0 or len(last) - end > _MAX_COURTESY_CHARS or not _is_courtesy(last[end + 2 :]):
             break
         kept[-1] = last[: end + 1]
     return kept if any(kept) else list(lines)  # a message that is only courtesy keeps its words
