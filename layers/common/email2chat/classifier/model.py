@@ -3,7 +3,7 @@
 Classes are the Urgent intents one by one, the non-urgent intents closest to them one by one, and one "other"
 class per source; P(Urgent) is the sum of the Urgent classes' probabilities. Intents that compete sharpen the
 boundary: one urgent-vs-rest hyperplane separates "my card was stolen" from "my card has not arrived" worse.
-The score is pooled over sentences (see ``raw_log_odds_many``) and Platt-calibrated on held-out data.
+The score is pooled over sentences (see ``raw_log_odds_many``) and Platt-calibrated out of fold.
 
 Artifact: used hash buckets only, int8 weights with one scale per class (well under 1 MB). The runtime needs
 numpy only: no scikit-learn and no download (the artifact ships inside the layer).
