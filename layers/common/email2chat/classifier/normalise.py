@@ -10,8 +10,10 @@ lines), legal disclaimers and security banners, a letter's address and date, gre
 courtesy lines, attachment placeholders and leaked MIME parts, lists of personal details. Mojibake (UTF-8 read
 as Windows-1252), full-width forms and direction marks are repaired first. A relayed form (web contact form,
 voicemail transcription, SMS gateway) keeps its message field; a forward with no words of its own is read from
-the forwarded message, a reply written under unmarked history from below it, a memo from under its "To: /
-From: / Date:" heading; a stub text part gives way to the HTML part.
+the forwarded message (under any separator when the subject says "FW:"), a reply written under unmarked
+history from below it, a memo from under its "To: / From: / Date:" heading; a stub text part gives way to the
+HTML part, and an HTML reply left with no words by the cut at its first quote is re-read with its quotes as
+"> " lines.
 The rules were found on real mail shapes: ``training/realistic/README.md``.
 
 Bounded work: inputs are cut before any parsing (``MAX_HTML_CHARS``, ``MAX_TEXT_CHARS``), HTML is stripped
