@@ -735,21 +735,25 @@ def _is_signature_line(line: str) -> bool:
     return len(words) <= 8 and _LOWER_CASE_WORD_RE.search(line) is None
 
 
+def _filled_end(lines: list[str], end: int) -> int:
+    """``end`` moved up over the blank lines just above it."""
+    while end and not lines[end - 1]:
+        end -= 1
+    return end
+
+
 def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
     """The signature, whatever the language and without a known sign-off: a block of name, title, company
     and contact lines, set apart from the message by a blank line or by a short sign-off above it ("Met
     vriendelijke groet,", "Warmly,"), which goes too. The block is looked for above the first contact line
     (a phone, an e-mail address, a link: what follows it is the signature's too, "Our office hours are ...")
     and then at the end. ``first_content``: the index of the customer's first line, which always stays."""
-    end = len(lines)
-    while end and not lines[end - 1]:
-        end -= 1
+    end = _filled_end(lines, len(lines))
     if end - 1 > first_content and _DASH_NAME_RE.match(lines[end - 1]):
-        above = next((line for line in reversed(lines[: end - 1]) if line), "")
+        above_end = _filled_end(lines, end - 1)
+        above = lines[above_end - 1] if above_end else ""
         if above and above[0] not in _BULLET_FIRST_CHARS and not above.endswith(":"):  # not a list's item
-            end -= 1
-            while end and not lines[end - 1]:
-                end -= 1
+            end = above_end
     first_content = min(first_content, end)
     tail = "\n".join(lines[first_content + 1 : end])
     if _CONTACT_HINT_RE.search(tail) or "www." in tail or "http" in tail:  # most messages: no contact data
@@ -1047,10 +1051,9 @@ def _courtesy_regex(first_word: str) -> re.Pattern[str]:
 def _is_courtesy(text: str) -> bool:
     """A courtesy that closes a message ("Any help would be appreciated.", "Looking forward to your reply."):
     no intent, but words that have one ("waiting" is how customers ask where their card is)."""
-    words = text.split(None, 1)
-    if not words:
+    if not text or text.isspace():
         return False
-    first_word = words[0].lower().strip(_WORD_EDGE_PUNCTUATION)
+    first_word = _first_word(text)
     return first_word in _COURTESY_FIRST_WORDS and _courtesy_regex(first_word).match(text) is not None
 
 
