@@ -6,18 +6,20 @@ date comes from ``SOURCE_DATE_EPOCH`` (or the data snapshot date), never the wal
 Same data, same bytes.
 
 Recipe:
-1. Training queries are split (by a hash of the text) into ``calibration_folds`` folds (5).
-2. Each query is used bare and wrapped in a synthetic email (``wrappers.TRAIN``), normalised exactly as at
+1. In every training query, bank and card-network names are replaced by others drawn at random
+   (``brands``): the name a customer banks with is no evidence of an intent.
+2. Training queries are split (by a hash of the text) into ``calibration_folds`` folds (5).
+3. Each query is used bare and wrapped in a synthetic email (``wrappers.TRAIN``), normalised exactly as at
    runtime, so the model learns what the normaliser leaves behind.
-3. A softmax logistic regression over classes = each Urgent intent, each of the non-urgent intents closest to
+4. A softmax logistic regression over classes = each Urgent intent, each of the non-urgent intents closest to
    an Urgent one (``competing_intents``), and one "other" class per source, on hashed features, an Urgent
    example counting ``urgent_weight`` times; weights quantised to int8 (used buckets only).
-4. Platt calibration of the Urgent log-odds, out of fold: each fold's queries (bare and wrapped) are scored
+5. Platt calibration of the Urgent log-odds, out of fold: each fold's queries (bare and wrapped) are scored
    by a model fitted on the other folds, by the runtime model itself (quantised weights included), so the
    calibration describes exactly what Lambda computes. Every training query calibrates: a single held-out
    15 % part (the recipe before session 6) left the Platt slope +-.046 (bootstrap), enough to move recall at
    0.85 by +-.02 between near-identical trainings.
-5. The shipped weights are fitted on all training queries (same recipe) and keep step 4's Platt parameters:
+6. The shipped weights are fitted on all training queries (same recipe) and keep step 5's Platt parameters:
    the validation ECE checks that the borrowed calibration still holds.
 """
 
@@ -28,6 +30,7 @@ import json
 import os
 import random
 import time
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ from email2chat.classifier.model import ARTIFACT_DIR, ModelParameters, UrgencyMo
 from email2chat.classifier.normalise import normalise_email
 from threadpoolctl import threadpool_limits
 
+from training.brands import with_brand_names_shuffled
 from training.data import IntentData, Query, load_intent_data
 from training.wrappers import TRAIN, EmailParts, WrapperFamily, wrap_query
 
@@ -54,7 +58,13 @@ DEFAULT_LENGTH_POWER = 0.4
 # The non-urgent intents closest to an Urgent one compete as classes of their own ("card_arrival" vs
 # "lost_or_stolen_card", "damaged_card" vs "report_lost_card"); the rest are one "other" class per source.
 DEFAULT_COMPETING_INTENTS = 36
-DEFAULT_MAX_ITER = 300
+# The solver runs exactly this many lbfgs iterations (no tolerance to stop on): stopping early is part of the
+# regularisation, and every fit of the recipe (each calibration fold and the final one) stopping at the same
+# count keeps the final model's log-odds on the scale its out-of-fold calibration was fitted on. With a
+# tolerance (1e-4 until session 7) each fit stopped where it happened to (38 and 53 iterations in two
+# trainings), which moved recall at 0.85 by up to .06 between trainings of near-identical data. Converged
+# (189 iterations, 12 min per fit) ranks no better (training/EXPERIMENTS.md, session 7).
+DEFAULT_MAX_ITER = 50
 # Each example of an Urgent class counts this many times in the fit: the Urgent intents are 14 of 52 classes,
 # a few hundred examples each against thousands in an "other" class. 1.5 ranks better on 15 of 16 validation
 # rows (AUROC and average precision) and keeps precision at 0.85; 2 and 3 rank a few non-urgent emails higher
@@ -72,7 +82,7 @@ class TrainConfig:
     max_iter: int = DEFAULT_MAX_ITER
     emails_per_query: int = 1
     subset_per_class: int | None = None  # small deterministic subsets for fast tests
-    calibration_folds: int = DEFAULT_CALIBRATION_FOLDS  # step 4 of the recipe
+    calibration_folds: int = DEFAULT_CALIBRATION_FOLDS  # step 5 of the recipe
     competing_intents: int = DEFAULT_COMPETING_INTENTS  # non-urgent intents that get a class of their own
     urgent_weight: float = DEFAULT_URGENT_WEIGHT  # of an Urgent example in the fit
 
@@ -191,7 +201,8 @@ def _fit_softmax(
     queries: Sequence[Query], config: TrainConfig, competing: frozenset[tuple[str, str]]
 ) -> _SoftmaxFit:
     """Each query bare and wrapped in a ``TRAIN`` email, normalised as at runtime; a softmax over classes."""
-    from sklearn.linear_model import LogisticRegression  # training only: never imported by the runtime
+    from sklearn.exceptions import ConvergenceWarning  # training only: never imported by the runtime
+    from sklearn.linear_model import LogisticRegression
 
     emails = synthetic_emails(queries, TRAIN, config.seed, config.emails_per_query)
     texts = [q.text for q in queries] + [model_text_of(email) for _, email in emails]
@@ -202,8 +213,10 @@ def _fit_softmax(
     classes = sorted(set(labels))
     label_index = {name: i for i, name in enumerate(classes)}
     targets = np.array([label_index[label] for label in labels])
-    with threadpool_limits(limits=1):  # one BLAS thread: summation order, hence the bytes, are fixed
-        regression = LogisticRegression(C=config.regularisation_c, max_iter=config.max_iter, tol=1e-4)
+    # one BLAS thread: summation order, hence the bytes, are fixed; tol=0: exactly max_iter iterations
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        regression = LogisticRegression(C=config.regularisation_c, max_iter=config.max_iter, tol=0.0)
         regression.fit(matrix, targets, sample_weight=weights)
     coefficients = np.asarray(regression.coef_, dtype=np.float64)
     intercepts = np.asarray(regression.intercept_, dtype=np.float64)
@@ -258,6 +271,9 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     urgent_intents = {class_of(q) for q in train_queries if q.urgent}
     featuriser = HashedFeaturiser(config.bits, config.length_power)
     competing = competing_intents(train_queries, featuriser, config.competing_intents)
+    shuffled = with_brand_names_shuffled(train_queries, config.seed)  # step 1 of the recipe
+    brand_names_shuffled = sum(new is not old for new, old in zip(shuffled, train_queries, strict=True))
+    train_queries = shuffled
 
     folds = [_calibration_fold(q.text, config.calibration_folds) for q in train_queries]
     log_odds: list[float] = []
@@ -282,6 +298,7 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
         "calibration_folds": config.calibration_folds,
         "final_fit_examples": final.examples,
         "final_fit_queries": len(train_queries),
+        "queries_with_brand_names_shuffled": brand_names_shuffled,
         "classes": list(final.classes),
         "solver_iterations": final.iterations,
         "fit_seconds_not_reproducible": round(fit_seconds, 1),
@@ -313,7 +330,8 @@ def train(
     card: dict[str, object] = {
         "model": (
             "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
-            "per source, on hashed word/char n-grams, Urgent examples weighted; sentence-pooled; "
+            "per source, on hashed word/char n-grams, bank names shuffled, Urgent examples weighted; "
+            "sentence-pooled; "
             f"Platt-calibrated out of fold ({config.calibration_folds} folds), fitted on all training "
             "queries; int8 weights"
         ),

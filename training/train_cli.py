@@ -35,7 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--C", dest="regularisation_c", type=float, default=DEFAULT_C, help="inverse L2 strength"
     )
-    parser.add_argument("--max-iter", type=int, default=DEFAULT_MAX_ITER)
+    parser.add_argument(
+        "--max-iter", type=int, default=DEFAULT_MAX_ITER, help="lbfgs iterations, exactly (no tolerance)"
+    )
     parser.add_argument(
         "--length-power", type=float, default=DEFAULT_LENGTH_POWER, help="n-gram value = count ** -power"
     )
