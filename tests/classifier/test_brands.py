@@ -21,8 +21,10 @@ def test_every_bank_name_becomes_another_bank_and_the_label_stays() -> None:
     queries = [_query("freeze my Bank of America checking and my chase savings", urgent=True)] * 50
     for shuffled in with_brand_names_shuffled(queries, seed=0):
         first, second = _names_in(shuffled.text, BANKS)
-        assert first != "bank of america" and second != "chase"
-        assert shuffled.text.startswith("freeze my ") and shuffled.text.endswith(" savings")
+        assert first != "bank of america"
+        assert second != "chase"
+        assert shuffled.text.startswith("freeze my ")
+        assert shuffled.text.endswith(" savings")
         assert (shuffled.intent, shuffled.source, shuffled.urgent) == ("freeze_account", "clinc150", True)
 
 

@@ -196,3 +196,26 @@ def test_a_batch_that_fills_the_token_table_keeps_its_known_words() -> None:
     batch = [f"my card was stolen {new_words}", "my card was stolen please block it"]
     assert len(small.score_many(batch)) == 2
     assert small.score("my card was stolen please block it") == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_bank_a_customer_names_moves_the_score_less_than_before_names_were_shuffled() -> None:
+    """Bank names are shuffled in training (``training.brands``): which bank is named should barely matter.
+    Mean spread of the log-odds over eight banks per ask: 5.8 for the model trained without the shuffle
+    (session 6), 5.7 for a control training without it in session 7, 4.5 with it."""
+    model = UrgencyModel.load()
+    banks = ("chase", "bank of america", "capital one", "wells fargo", "citibank", "usaa", "pnc", "td bank")
+    asks = (
+        "can you initiate a block on my {} checking asap",
+        "freeze all activity on my {} checking",
+        "my {} card was taken",
+        "place a hold on my {} account at once",
+        "i want to report fraud on my {} card",
+        "i'm locked out of my {} account",
+        "what is the balance on my {} account",
+        "whats the routing number for {}",
+    )
+    spreads = []
+    for ask in asks:
+        log_odds = model.raw_log_odds_many([ask.format(bank) for bank in banks])
+        spreads.append(max(log_odds) - min(log_odds))
+    assert sum(spreads) / len(spreads) < 5.0
