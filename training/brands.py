@@ -46,6 +46,9 @@ BANKS = (
     "wells fargo",
 )
 CARD_NETWORKS = ("american express", "amex", "discover", "mastercard", "visa")
+# Also a travel document and a verb: the card only after "my" or before a card word.
+_AMBIGUOUS_NETWORKS = ("discover", "visa")
+_CARD_WORDS = ("account", "card", "credit", "debit", "gold", "platinum", "rewards", "signature")
 
 
 def _alternation(names: Sequence[str]) -> str:
@@ -54,11 +57,10 @@ def _alternation(names: Sequence[str]) -> str:
 
 _BANK_RE = re.compile(rf"\b(?:{_alternation(BANKS)})\b", re.IGNORECASE)
 _NETWORK_RE = re.compile(rf"\b(?:{_alternation(CARD_NETWORKS)})\b", re.IGNORECASE)
-# "visa" and "discover" are the card only after "my" or before a card word; the other networks always are.
-_CARD_WORDS = "card|credit|debit|account|gold|platinum|signature|rewards"
+_ambiguous = _alternation(_AMBIGUOUS_NETWORKS)
 _NETWORK_AS_CARD_RE = re.compile(
-    rf"(?<=\bmy )(?:visa|discover)\b|\b(?:visa|discover)(?= (?:{_CARD_WORDS})\b)"
-    r"|\b(?:mastercard|american express|amex)\b",
+    rf"(?<=\bmy )(?:{_ambiguous})\b|\b(?:{_ambiguous})(?= (?:{_alternation(_CARD_WORDS)})\b)"
+    rf"|\b(?:{_alternation([name for name in CARD_NETWORKS if name not in _AMBIGUOUS_NETWORKS])})\b",
     re.IGNORECASE,
 )
 
@@ -71,11 +73,12 @@ def with_brand_names_shuffled(queries: Sequence[Query], seed: int) -> list[Query
     def another(names: Sequence[str]) -> Callable[[re.Match[str]], str]:
         return lambda match: rng.choice([name for name in names if name != match.group(0).lower()])
 
+    another_bank, another_network = another(BANKS), another(CARD_NETWORKS)
     shuffled: list[Query] = []
     for query in queries:
-        text = _BANK_RE.sub(another(BANKS), query.text)
+        text = _BANK_RE.sub(another_bank, query.text)
         if len({name.lower() for name in _NETWORK_RE.findall(text)}) == 1:
-            text = _NETWORK_AS_CARD_RE.sub(another(CARD_NETWORKS), text)
+            text = _NETWORK_AS_CARD_RE.sub(another_network, text)
         shuffled.append(
             query if text == query.text else Query(text, query.intent, query.source, query.urgent)
         )

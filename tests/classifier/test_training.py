@@ -18,7 +18,6 @@ pytestmark = [
         not (default_data_dir() / "banking77_train.csv").is_file(),
         reason="../shared/data/intents not present",
     ),
-    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),  # few iterations on purpose
 ]
 
 # A small subset, few buckets and few iterations: what is tested is reproducibility, not quality.
