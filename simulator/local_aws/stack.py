@@ -12,6 +12,7 @@ Function environments keep the production values: handlers read time from the sc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -26,6 +27,7 @@ import boto3
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
+from simulator.local_aws.atomic_dynamodb import dynamodb_requests_atomic
 from simulator.local_aws.cfn_template import SamTemplate, StateMachineSpec, TemplateError, resolve_intrinsic
 from simulator.local_aws.lambda_dispatch import Handler, InProcessLambdas, load_handler
 
@@ -99,7 +101,7 @@ class LocalAwsStack:
         self.definition: dict[str, Any] = {}
         self.definition_parameters: dict[str, Any] = {}
         self._mock: Any = None
-        self._install: Any = None
+        self._patches: contextlib.ExitStack | None = None
         self._clients: dict[str, Any] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -116,8 +118,9 @@ class LocalAwsStack:
     def start(self) -> None:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
-        self._install = self.lambdas.installed()
-        self._install.__enter__()
+        self._patches = contextlib.ExitStack()
+        self._patches.enter_context(self.lambdas.installed())
+        self._patches.enter_context(dynamodb_requests_atomic())
         # the interpreter's (cached) Lambda client, built now rather than by the first Task under load
         lambda_eval_utils.boto_client_for(self.region, "lambda")
         try:
@@ -130,9 +133,9 @@ class LocalAwsStack:
             raise
 
     def stop(self) -> None:
-        if self._install is not None:
-            self._install.__exit__(None, None, None)
-            self._install = None
+        if self._patches is not None:
+            self._patches.close()
+            self._patches = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

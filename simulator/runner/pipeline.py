@@ -530,17 +530,9 @@ class LocalPipeline:
         return self.emulator.pending_agent_assignments() > 0
 
     def _scan_outcomes(self) -> list[OutcomeRecord]:
-        """All outcome records. moto applies an UpdateItem in steps, so a scan racing a write can see a
-        half-written item (a key without its ``outcome``): read again rather than fail."""
         assert self.runtime is not None
-        for _ in range(5):
-            try:
-                records: list[OutcomeRecord] = self.runtime.outcomes.scan_all()
-                return records
-            except (KeyError, ValueError):
-                time.sleep(POLL_INTERVAL_S)
-        last: list[OutcomeRecord] = self.runtime.outcomes.scan_all()
-        return last
+        records: list[OutcomeRecord] = self.runtime.outcomes.scan_all()
+        return records
 
     def _quiet(self) -> bool:
         """Nothing queued, delayed, in flight or running: no outcome can change any more."""

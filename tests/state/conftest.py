@@ -1,5 +1,5 @@
-"""Fixtures: a moto DynamoDB table of the real shape, a manual clock, a serialised client for the thread
-tests (moto does not apply conditional writes atomically under threads: see email2chat.state.serialized)
+"""Fixtures: a moto DynamoDB table of the real shape, a manual clock, a table for the thread tests (moto
+applies DynamoDB requests one at a time there, as DynamoDB does: see simulator.local_aws.atomic_dynamodb)
 and a counting client for the round-trip budgets."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from email2chat.clock import ManualClock
-from email2chat.state.serialized import SerializedClient
 from email2chat.state.table import StateTable
 from moto import mock_aws
+
+from simulator.local_aws.atomic_dynamodb import dynamodb_requests_atomic
 
 START = 1_700_000_000.0
 
@@ -78,10 +79,11 @@ def counting(dynamodb: Any, clock: ManualClock) -> tuple[StateTable, CountingCli
 
 
 @pytest.fixture
-def threaded_table(dynamodb: Any, clock: ManualClock) -> StateTable:
+def threaded_table(dynamodb: Any, clock: ManualClock) -> Iterator[StateTable]:
     name = fresh_table_name()
     StateTable.create_table(dynamodb, name)
-    return StateTable(name, dynamodb_client=SerializedClient(dynamodb), clock=clock)
+    with dynamodb_requests_atomic():
+        yield StateTable(name, dynamodb_client=dynamodb, clock=clock)
 
 
 def run_concurrently(count: int, work: Callable[[int], Any]) -> list[Any]:
