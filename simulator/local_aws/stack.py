@@ -27,9 +27,9 @@ import boto3
 from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
-from simulator.local_aws.atomic_dynamodb import dynamodb_requests_atomic
 from simulator.local_aws.cfn_template import SamTemplate, StateMachineSpec, TemplateError, resolve_intrinsic
 from simulator.local_aws.lambda_dispatch import Handler, InProcessLambdas, load_handler
+from simulator.local_aws.moto_patches import moto_patched
 
 ACCOUNT_ID = "123456789012"
 STACK_NAME = "email2chat-local"
@@ -120,7 +120,7 @@ class LocalAwsStack:
         self._mock.start()
         self._patches = contextlib.ExitStack()
         self._patches.enter_context(self.lambdas.installed())
-        self._patches.enter_context(dynamodb_requests_atomic())
+        self._patches.enter_context(moto_patched())
         # the interpreter's (cached) Lambda client, built now rather than by the first Task under load
         lambda_eval_utils.boto_client_for(self.region, "lambda")
         try:

@@ -1,5 +1,5 @@
 """Fixtures: a moto DynamoDB table of the real shape, a manual clock, a table for the thread tests (moto
-applies DynamoDB requests one at a time there, as DynamoDB does: see simulator.local_aws.atomic_dynamodb)
+applies DynamoDB requests one at a time there, as DynamoDB does: see simulator.local_aws.moto_patches)
 and a counting client for the round-trip budgets."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from email2chat.clock import ManualClock
 from email2chat.state.table import StateTable
 from moto import mock_aws
 
-from simulator.local_aws.atomic_dynamodb import dynamodb_requests_atomic
+from simulator.local_aws.moto_patches import dynamodb_requests_atomic
 
 START = 1_700_000_000.0
 

@@ -239,6 +239,34 @@ def test_a_long_waiting_customer_is_urgent_by_the_wait_trigger(world: World) -> 
     assert world.execution_input("email-9-1")["case"]["urgent_by"] == "wait_trigger"
 
 
+def test_an_email_answered_before_a_late_intake_is_not_upgraded_by_the_wait_trigger(world: World) -> None:
+    # Intake ran after the 15 minutes (a backlog): the trigger fires at once, but an agent has taken the email.
+    world.seed("conv-11", subject="Question", text_body="When do you open?")
+    world.emulator.answer_email("conv-11")
+    body = world.direct_message("email-11", "conv-11", subject="Question", body="When do you open?")
+    body["queue_wait_minutes"] = 16
+
+    assert process_record(world.sqs_record(body), world.runtime) == "answered"
+    record = world.runtime.outcomes.get("email-11")
+    assert record is not None
+    assert record.outcome == Outcome.NOT_URGENT
+    assert record.details["final"] is True
+    assert world.executions() == []
+    assert world.sqs.sent_to(world.intake_queue_url) == []  # no re-check either
+
+
+def test_an_urgent_email_is_upgraded_even_if_an_agent_has_it(world: World) -> None:
+    # The score decides alone: the answered check belongs to the wait trigger.
+    text = "Urgent: my card was stolen an hour ago, please block it now"
+    world.seed("conv-12", subject="Stolen card", text_body=text)
+    world.emulator.answer_email("conv-12")
+    body = world.direct_message("email-12", "conv-12", subject="Stolen card", body=text)
+    body["queue_wait_minutes"] = 16
+
+    assert process_record(world.sqs_record(body), world.runtime) == "started"
+    assert world.execution_input("email-12-1")["case"]["urgent_by"] == "score"
+
+
 def test_deferred_message_starts_the_next_attempt(world: World) -> None:
     from email2chat.workflow.case import UpgradeCase
     from email2chat.workflow.intake_messages import deferred_message

@@ -9,7 +9,8 @@ Guarantees:
   ``ExecutionAlreadyExists`` (or the same name and input) means the email is already in hand. The
   not-urgent path, which starts nothing, uses the intake ledger instead.
 - Not urgent: ``not_urgent`` is recorded (not final) and a delayed re-check is queued for the moment the
-  queue-wait trigger would fire; then, if the email is still unanswered, the upgrade starts.
+  queue-wait trigger would fire; then, if the email is still unanswered, the upgrade starts. An email that
+  reaches intake after the trigger's moment gets the same check at once: an agent may have taken it.
 - Urgent, but the customer was prompted within the cooldown window (24 h): ``cooldown_skipped``, nothing
   starts. The claim is taken here, in arrival order (CollisionCheck re-enters it as a second line).
 """
@@ -194,6 +195,9 @@ def intake_email(email: InboundEmail, runtime: Runtime) -> str:
         source=email.source,
     )
     logger.info("email classified", extra={"urgent": verdict.urgent, "score": round(verdict.score, 4)})
+    if verdict.urgent_by == "wait_trigger" and _answered(case, runtime):
+        # The email sat so long before intake that the trigger fired here, and an agent took it meanwhile.
+        return ANSWERED
     if verdict.urgent:
         return start_upgrade(case, runtime)
     return _schedule_recheck(case, email.queue_wait_minutes, verdict.reason, runtime)
@@ -236,22 +240,30 @@ def recheck(request: RecheckRequest, runtime: Runtime) -> str:
         # SQS delays are capped at 15 minutes (and the clock may be scaled): wait again for the rest.
         _send_recheck(case, request.due_at, runtime)
         return RECHECK_REQUEUED
-    conversation = runtime.genesys.get_conversation(case.conversation_id)
-    if conversation.end_time is not None or conversation.email_answered():
-        runtime.outcomes.record(
-            OutcomeRecord(
-                email_id=case.email_id,
-                outcome=Outcome.NOT_URGENT,
-                reason="answered by email before the wait trigger fired",
-                conversation_id=case.conversation_id,
-                timings={"received": case.received_at, "decided": case.decided_at, "finished": now},
-                details={"final": True, "score": case.score},
-            )
-        )
-        observability.emit(observability.OUTCOME, 1, "Count", outcome=Outcome.NOT_URGENT.value)
+    if _answered(case, runtime):
         return ANSWERED
     upgraded = UpgradeCase.from_dict({**case.to_dict(), "urgent_by": "wait_trigger", "decided_at": now})
     return start_upgrade(upgraded, runtime)
+
+
+def _answered(case: UpgradeCase, runtime: Runtime) -> bool:
+    """The wait trigger fired: if an agent has taken the email (or it is closed), ``not_urgent`` is final."""
+    conversation = runtime.genesys.get_conversation(case.conversation_id)
+    if conversation.end_time is None and not conversation.email_answered():
+        return False
+    finished = runtime.clock.now()
+    runtime.outcomes.record(
+        OutcomeRecord(
+            email_id=case.email_id,
+            outcome=Outcome.NOT_URGENT,
+            reason="answered by email before the wait trigger fired",
+            conversation_id=case.conversation_id,
+            timings={"received": case.received_at, "decided": case.decided_at, "finished": finished},
+            details={"final": True, "score": case.score},
+        )
+    )
+    observability.emit(observability.OUTCOME, 1, "Count", outcome=Outcome.NOT_URGENT.value)
+    return True
 
 
 def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:

@@ -1,20 +1,23 @@
-"""moto's DynamoDB handles one request at a time inside ``dynamodb_requests_atomic`` (and in the local stack),
-as DynamoDB applies each request to its item atomically. Without it eight threads were inside moto's
-DynamoDB handler at once in every measured run."""
+"""The two moto races the local stack closes (simulator.local_aws.moto_patches): DynamoDB handles one request
+at a time (without the patch eight threads were inside moto's DynamoDB handler at once in every measured
+run), and a task token sent while an execution is starting finds no token rather than crashing."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from simulator.local_aws import LocalAwsStack
-from simulator.local_aws.atomic_dynamodb import dynamodb_requests_atomic
+from simulator.local_aws.moto_patches import dynamodb_requests_atomic, starting_executions_skipped
 
 THREADS = 8
 REQUESTS_PER_THREAD = 10
@@ -98,10 +101,29 @@ def test_the_handler_is_restored_after_the_block_and_nesting_patches_once() -> N
     assert patched is not original
 
 
-def test_the_local_stack_serialises_dynamodb_while_it_runs(tmp_path: Any) -> None:
+def _backend_with_a_starting_execution() -> StepFunctionsParserBackend:
+    """A backend holding one RUNNING execution whose worker thread has not built its environment yet."""
+    backend = StepFunctionsParserBackend("us-east-1", "123456789012")
+    starting = SimpleNamespace(status=ExecutionStatus.RUNNING, exec_worker=SimpleNamespace(env=None))
+    backend.state_machines.append(SimpleNamespace(executions=[starting]))  # type: ignore[arg-type]
+    return backend
+
+
+def test_a_token_sent_while_an_execution_starts_is_an_invalid_token_not_a_crash() -> None:
+    backend = _backend_with_a_starting_execution()
+    with pytest.raises(AttributeError):  # moto as shipped
+        backend.send_task_success("token-of-a-finished-wait", "{}")
+    with starting_executions_skipped(), pytest.raises(InvalidToken):
+        backend.send_task_success("token-of-a-finished-wait", "{}")
+    with starting_executions_skipped(), pytest.raises(InvalidToken):
+        backend.send_task_heartbeat("token-of-a-finished-wait")
+
+
+def test_the_local_stack_closes_both_races_while_it_runs(tmp_path: Any) -> None:
     template = tmp_path / "template.yaml"
     template.write_text('AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n')
-    original = DynamoHandler.call_action
+    originals = (DynamoHandler.call_action, StepFunctionsParserBackend._get_executions)
     with LocalAwsStack(template, time_scale=0.01):
-        assert getattr(DynamoHandler.call_action, "_serialised", False)
-    assert DynamoHandler.call_action is original
+        assert DynamoHandler.call_action is not originals[0]
+        assert StepFunctionsParserBackend._get_executions is not originals[1]
+    assert (DynamoHandler.call_action, StepFunctionsParserBackend._get_executions) == originals

@@ -1,0 +1,110 @@
+"""moto's in-process backends made to keep AWS's promises under threads, and to parse each ASL once.
+
+The local pipeline runs intake workers, Step Functions executions and the status-event worker as threads of
+one process. moto's backends are plain Python objects without locks, so two things AWS guarantees broke:
+
+* **DynamoDB requests are atomic.** moto mutates dicts unlocked: two conditional PutItems on one key could
+  both succeed (measured: 2 double-owned locks in 100 races of 12 threads, 6 double probes in 50), and a Scan
+  racing a PutItem of a new key raised ``RuntimeError: dictionary changed size during iteration`` (one CI
+  run). ``dynamodb_requests_atomic`` holds one process-wide lock around moto's DynamoDB request handler, for
+  every client at once. Sequences of requests (read, then conditional write) still interleave freely: that
+  is the race the state code itself must survive. A DynamoDB request never calls another service, so the
+  lock is never held across a Lambda handler.
+* **SendTaskSuccess finds the execution that holds the token.** moto marks an execution RUNNING before its
+  worker thread has built the execution's environment; SendTaskSuccess/Failure/Heartbeat walk every running
+  execution and dereference that environment, so a token sent while another execution was starting raised
+  ``AttributeError: 'NoneType' object has no attribute 'callback_pool_manager'`` (once per default run).
+  ``starting_executions_skipped`` leaves such executions out of the walk: one without an environment cannot
+  have issued a token yet.
+
+And one cost: moto parses the state machine's ASL with ANTLR for every execution (16 % of a default local
+run's CPU). ``definitions_parsed_once`` keeps the parsed program per definition text. A parsed program
+keeps no per-execution state: its components keep attempt counts and variables in the execution's
+environment (``env.heap``, ``env.stack``), except Map and Parallel worker counts, which the cache refuses.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from typing import Any
+
+from moto.dynamodb.responses import DynamoHandler
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+_DYNAMODB_REQUEST_LOCK = threading.Lock()
+_PATCHED = "_email2chat_patched"
+
+
+@contextmanager
+def _patched(owner: type, name: str, make: Any) -> Iterator[None]:
+    """Replace ``owner.name`` by ``make(original)`` inside the block; nested blocks patch once."""
+    original = getattr(owner, name)
+    if getattr(original, _PATCHED, False):
+        yield
+        return
+    replacement = make(original)
+    setattr(replacement, _PATCHED, True)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def _serialised(call_action: Any) -> Any:
+    def call_action_alone(handler: DynamoHandler) -> Any:
+        with _DYNAMODB_REQUEST_LOCK:
+            return call_action(handler)
+
+    return call_action_alone
+
+
+def _without_starting(get_executions: Any) -> Any:
+    def executions_with_environment(backend: StepFunctionsParserBackend, *args: Any, **kwargs: Any) -> Any:
+        executions = get_executions(backend, *args, **kwargs)
+        return [e for e in executions if e.exec_worker is not None and e.exec_worker.env is not None]
+
+    return executions_with_environment
+
+
+def _parsed_once(get_entrypoint: Any) -> Any:
+    programs: dict[str, Any] = {}
+    guard = threading.Lock()
+
+    def cached_entrypoint(worker: ExecutionWorker) -> Any:
+        definition = worker._evaluation_details.state_machine_details.definition
+        if '"Map"' in definition or '"Parallel"' in definition:
+            return get_entrypoint(worker)
+        with guard:
+            if definition not in programs:
+                programs[definition] = get_entrypoint(worker)
+            return programs[definition]
+
+    return cached_entrypoint
+
+
+def dynamodb_requests_atomic() -> AbstractContextManager[None]:
+    """Serialise moto's DynamoDB requests inside the block."""
+    return _patched(DynamoHandler, "call_action", _serialised)
+
+
+def starting_executions_skipped() -> AbstractContextManager[None]:
+    """Task-token calls skip executions whose worker has not built its environment yet."""
+    return _patched(StepFunctionsParserBackend, "_get_executions", _without_starting)
+
+
+def definitions_parsed_once() -> AbstractContextManager[None]:
+    """Executions of one definition share its parsed program."""
+    return _patched(ExecutionWorker, "_get_evaluation_entrypoint", _parsed_once)
+
+
+@contextmanager
+def moto_patched() -> Iterator[None]:
+    with ExitStack() as patches:
+        patches.enter_context(dynamodb_requests_atomic())
+        patches.enter_context(starting_executions_skipped())
+        patches.enter_context(definitions_parsed_once())
+        yield
