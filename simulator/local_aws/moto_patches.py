@@ -6,10 +6,14 @@ one process. moto's backends are plain Python objects without locks, so two thin
 * **DynamoDB requests are atomic.** moto mutates dicts unlocked: two conditional PutItems on one key could
   both succeed (measured: 2 double-owned locks in 100 races of 12 threads, 6 double probes in 50), and a Scan
   racing a PutItem of a new key raised ``RuntimeError: dictionary changed size during iteration`` (one CI
-  run). ``dynamodb_requests_atomic`` holds one process-wide lock around moto's DynamoDB request handler, for
-  every client at once. Sequences of requests (read, then conditional write) still interleave freely: that
-  is the race the state code itself must survive. A DynamoDB request never calls another service, so the
-  lock is never held across a Lambda handler.
+  run). ``dynamodb_requests_atomic`` runs each item operation of moto's DynamoDB backend (get, put, update,
+  delete, query, scan, batch, transact) under one process-wide lock and hands back copies of the items, so
+  the response, built after the lock is released, never reads an item another request is changing.
+  Request parsing and response serialisation stay outside the lock: a lock around moto's whole request
+  handler held it about twice as long, and the 100-email burst took 751 simulated seconds instead of 259.
+  Sequences of requests (read, then conditional write) still interleave freely: that is the race the state
+  code itself must survive. No item operation calls another service, so the lock is never held across a
+  Lambda handler.
 * **SendTaskSuccess finds the execution that holds the token.** moto marks an execution RUNNING before its
   worker thread has built the execution's environment; SendTaskSuccess/Failure/Heartbeat walk every running
   execution and dereference that environment, so a token sent while another execution was starting raised
@@ -25,16 +29,18 @@ environment (``env.heap``, ``env.stack``), except Map and Parallel worker counts
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import Item
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-_DYNAMODB_REQUEST_LOCK = threading.Lock()
+_DYNAMODB_ITEM_LOCK = threading.RLock()  # batch and transact operations call the single-item ones
 _PATCHED = "_email2chat_patched"
 
 
@@ -54,12 +60,35 @@ def _patched(owner: type, name: str, make: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def _serialised(call_action: Any) -> Any:
-    def call_action_alone(handler: DynamoHandler) -> Any:
-        with _DYNAMODB_REQUEST_LOCK:
-            return call_action(handler)
+_ITEM_OPERATIONS = (
+    "put_item",
+    "get_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "transact_get_items",
+    "transact_write_items",
+)
 
-    return call_action_alone
+
+def _detached(value: Any) -> Any:
+    if isinstance(value, Item):
+        return copy.deepcopy(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_detached(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _detached(v) for k, v in value.items()}
+    return value
+
+
+def _serialised(operation: Any) -> Any:
+    def operation_alone(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_ITEM_LOCK:
+            return _detached(operation(backend, *args, **kwargs))
+
+    return operation_alone
 
 
 def _without_starting(get_executions: Any) -> Any:
@@ -86,9 +115,13 @@ def _parsed_once(get_entrypoint: Any) -> Any:
     return cached_entrypoint
 
 
-def dynamodb_requests_atomic() -> AbstractContextManager[None]:
-    """Serialise moto's DynamoDB requests inside the block."""
-    return _patched(DynamoHandler, "call_action", _serialised)
+@contextmanager
+def dynamodb_requests_atomic() -> Iterator[None]:
+    """Serialise moto's DynamoDB item operations inside the block."""
+    with ExitStack() as patches:
+        for name in _ITEM_OPERATIONS:
+            patches.enter_context(_patched(DynamoDBBackend, name, _serialised))
+        yield
 
 
 def starting_executions_skipped() -> AbstractContextManager[None]:

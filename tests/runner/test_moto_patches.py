@@ -1,9 +1,10 @@
-"""The two moto races the local stack closes (simulator.local_aws.moto_patches): DynamoDB handles one request
-at a time (without the patch eight threads were inside moto's DynamoDB handler at once in every measured
-run), and a task token sent while an execution is starting finds no token rather than crashing."""
+"""The moto patches of the local stack (simulator.local_aws.moto_patches): moto's DynamoDB backend runs one
+item operation at a time and hands back copies, a task token sent while an execution is starting finds no
+token rather than crashing, and executions of one definition share its parsed program."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -12,32 +13,38 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.stepfunctions.parser.api import ExecutionStatus, InvalidToken
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from simulator.local_aws import LocalAwsStack
-from simulator.local_aws.moto_patches import dynamodb_requests_atomic, starting_executions_skipped
+from simulator.local_aws.moto_patches import (
+    definitions_parsed_once,
+    dynamodb_requests_atomic,
+    starting_executions_skipped,
+)
 
 THREADS = 8
 REQUESTS_PER_THREAD = 10
 
 
 class PeakConcurrency:
-    """Wraps moto's DynamoDB request handler and records how many threads were ever inside it at once."""
+    """Wraps item operations of moto's DynamoDB backend; records how many threads were ever inside at once."""
 
     def __init__(self) -> None:
         self.inside = 0
         self.peak = 0
         self._guard = threading.Lock()
 
-    def wrap(self, call_action: Any) -> Any:
-        def counting(handler: DynamoHandler) -> Any:
+    def wrap(self, operation: Any) -> Any:
+        def counting(*args: Any, **kwargs: Any) -> Any:
             with self._guard:
                 self.inside += 1
                 self.peak = max(self.peak, self.inside)
             try:
-                return call_action(handler)
+                return operation(*args, **kwargs)
             finally:
                 with self._guard:
                     self.inside -= 1
@@ -48,7 +55,8 @@ class PeakConcurrency:
 @pytest.fixture
 def peak(monkeypatch: pytest.MonkeyPatch) -> PeakConcurrency:
     counter = PeakConcurrency()
-    monkeypatch.setattr(DynamoHandler, "call_action", counter.wrap(DynamoHandler.call_action))
+    for operation in ("put_item", "get_item", "update_item"):
+        monkeypatch.setattr(DynamoDBBackend, operation, counter.wrap(getattr(DynamoDBBackend, operation)))
     return counter
 
 
@@ -66,7 +74,7 @@ def dynamodb() -> Iterator[Any]:
 
 
 def _hammer(client: Any) -> None:
-    """THREADS threads, released together, each writing new keys and reading one back."""
+    """THREADS threads, released together, each writing a new key, updating it and reading it back."""
     barrier = threading.Barrier(THREADS)
 
     def work(thread: int) -> None:
@@ -74,6 +82,12 @@ def _hammer(client: Any) -> None:
         for request in range(REQUESTS_PER_THREAD):
             key = {"pk": {"S": f"{thread}-{request}"}}
             client.put_item(TableName="t", Item=key, ConditionExpression="attribute_not_exists(pk)")
+            client.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression="SET n = if_not_exists(n, :zero) + :one",
+                ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+            )
             client.get_item(TableName="t", Key=key, ConsistentRead=True)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
@@ -83,21 +97,34 @@ def _hammer(client: Any) -> None:
         thread.join()
 
 
-def test_one_request_at_a_time_inside_the_block(peak: PeakConcurrency, dynamodb: Any) -> None:
+def test_one_item_operation_at_a_time_inside_the_block(peak: PeakConcurrency, dynamodb: Any) -> None:
     with dynamodb_requests_atomic():
         _hammer(dynamodb)
     assert peak.peak == 1
     assert dynamodb.scan(TableName="t")["Count"] == THREADS * REQUESTS_PER_THREAD
 
 
-def test_the_handler_is_restored_after_the_block_and_nesting_patches_once() -> None:
-    original = DynamoHandler.call_action
+def test_operations_hand_back_copies_of_the_stored_items(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    stored = backend.get_table("t").get_item(DynamoType({"S": "a"}))
+    assert backend.get_item("t", {"pk": {"S": "a"}}) is stored  # moto as shipped: the live item
     with dynamodb_requests_atomic():
-        patched = DynamoHandler.call_action
+        got = backend.get_item("t", {"pk": {"S": "a"}})
+        scanned = backend.scan("t", {}, 10, None, None, {}, {}, None, True, None, (None, None))[0]
+    assert got is not stored
+    assert got.attrs == stored.attrs
+    assert all(item is not stored for item in scanned)
+
+
+def test_the_backend_is_restored_after_the_block_and_nesting_patches_once() -> None:
+    original = DynamoDBBackend.update_item
+    with dynamodb_requests_atomic():
+        patched = DynamoDBBackend.update_item
         with dynamodb_requests_atomic():
-            assert DynamoHandler.call_action is patched
-        assert DynamoHandler.call_action is patched
-    assert DynamoHandler.call_action is original
+            assert DynamoDBBackend.update_item is patched
+        assert DynamoDBBackend.update_item is patched
+    assert DynamoDBBackend.update_item is original
     assert patched is not original
 
 
@@ -119,11 +146,51 @@ def test_a_token_sent_while_an_execution_starts_is_an_invalid_token_not_a_crash(
         backend.send_task_heartbeat("token-of-a-finished-wait")
 
 
-def test_the_local_stack_closes_both_races_while_it_runs(tmp_path: Any) -> None:
+def _worker_of(definition: dict[str, Any]) -> Any:
+    """The part of an ExecutionWorker that ``_get_evaluation_entrypoint`` reads."""
+    details = SimpleNamespace(state_machine_details=SimpleNamespace(definition=json.dumps(definition)))
+    return SimpleNamespace(_evaluation_details=details)
+
+
+PASS = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+MAP = {
+    "StartAt": "M",
+    "States": {
+        "M": {
+            "Type": "Map",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+            "End": True,
+        }
+    },
+}
+
+
+def test_executions_of_one_definition_share_its_parsed_program() -> None:
+    entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    assert entrypoint(_worker_of(PASS)) is not entrypoint(_worker_of(PASS))  # moto as shipped
+    with definitions_parsed_once():
+        entrypoint = ExecutionWorker._get_evaluation_entrypoint
+        first = entrypoint(_worker_of(PASS))
+        assert entrypoint(_worker_of(PASS)) is first
+        other = {**PASS, "States": {"A": {"Type": "Pass", "Result": 1, "End": True}}}
+        assert entrypoint(_worker_of(other)) is not first
+        # Map keeps worker counts in its components: never shared
+        assert entrypoint(_worker_of(MAP)) is not entrypoint(_worker_of(MAP))
+
+
+def test_the_local_stack_applies_every_patch_while_it_runs(tmp_path: Any) -> None:
     template = tmp_path / "template.yaml"
     template.write_text('AWSTemplateFormatVersion: "2010-09-09"\nResources: {}\n')
-    originals = (DynamoHandler.call_action, StepFunctionsParserBackend._get_executions)
+
+    def current() -> tuple[Any, ...]:
+        return (
+            DynamoDBBackend.put_item,
+            StepFunctionsParserBackend._get_executions,
+            ExecutionWorker._get_evaluation_entrypoint,
+        )
+
+    originals = current()
     with LocalAwsStack(template, time_scale=0.01):
-        assert DynamoHandler.call_action is not originals[0]
-        assert StepFunctionsParserBackend._get_executions is not originals[1]
-    assert (DynamoHandler.call_action, StepFunctionsParserBackend._get_executions) == originals
+        patched = current()
+    assert all(p is not o for p, o in zip(patched, originals, strict=True))
+    assert current() == originals

@@ -240,7 +240,7 @@ def test_a_long_waiting_customer_is_urgent_by_the_wait_trigger(world: World) -> 
 
 
 def test_an_email_answered_before_a_late_intake_is_not_upgraded_by_the_wait_trigger(world: World) -> None:
-    # Intake ran after the 15 minutes (a backlog): the trigger fires at once, but an agent has taken the email.
+    # Intake ran after the 15 minutes (a backlog): the trigger fires at once, but an agent has the email.
     world.seed("conv-11", subject="Question", text_body="When do you open?")
     world.emulator.answer_email("conv-11")
     body = world.direct_message("email-11", "conv-11", subject="Question", body="When do you open?")
