@@ -129,9 +129,9 @@ class LocalPipeline:
         self._status_events: list[dict[str, Any]] = []
         self.handler_errors: dict[str, int] = {}
         self._quiet_checks = 0
-        self._quiet_since: float | None = None
+        self._quiet_since: float | None = None  # simulated time the run first looked finished
         self._next_progress_scan = 0.0  # monotonic time of the next outcome scan while busy
-        self._progress: tuple[int, dict[str, int]] = (0, {})  # simulated time the run first looked finished
+        self._progress: tuple[int, dict[str, int]] = (0, {})  # (settled items, outcome counts) last scanned
         self._retry_visibility = 1
         self._seeded: set[str] = set()
 

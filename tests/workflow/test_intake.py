@@ -214,6 +214,14 @@ def test_recheck_upgrades_an_unanswered_email_when_the_wait_trigger_fires(world:
     assert case["urgent_by"] == "wait_trigger"
 
 
+def _assert_final_not_urgent_and_nothing_started(world: World, email_id: str) -> None:
+    record = world.runtime.outcomes.get(email_id)
+    assert record is not None
+    assert record.outcome == Outcome.NOT_URGENT
+    assert record.details["final"] is True
+    assert world.executions() == []
+
+
 def test_recheck_of_an_answered_email_is_final_not_urgent(world: World) -> None:
     world.seed("conv-8", subject="Question", text_body="When do you open?")
     body = world.direct_message("email-8", "conv-8", subject="Question", body="When do you open?")
@@ -223,11 +231,7 @@ def test_recheck_of_an_answered_email_is_final_not_urgent(world: World) -> None:
     world.clock.advance(15 * 60 + 5)
 
     assert process_record(world.sqs_record(recheck_body), world.runtime) == "answered"
-    record = world.runtime.outcomes.get("email-8")
-    assert record is not None
-    assert record.outcome == Outcome.NOT_URGENT
-    assert record.details["final"] is True
-    assert world.executions() == []
+    _assert_final_not_urgent_and_nothing_started(world, "email-8")
 
 
 def test_a_long_waiting_customer_is_urgent_by_the_wait_trigger(world: World) -> None:
@@ -247,11 +251,7 @@ def test_an_email_answered_before_a_late_intake_is_not_upgraded_by_the_wait_trig
     body["queue_wait_minutes"] = 16
 
     assert process_record(world.sqs_record(body), world.runtime) == "answered"
-    record = world.runtime.outcomes.get("email-11")
-    assert record is not None
-    assert record.outcome == Outcome.NOT_URGENT
-    assert record.details["final"] is True
-    assert world.executions() == []
+    _assert_final_not_urgent_and_nothing_started(world, "email-11")
     assert world.sqs.sent_to(world.intake_queue_url) == []  # no re-check either
 
 
