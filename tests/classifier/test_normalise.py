@@ -1005,3 +1005,23 @@ def test_a_detail_without_a_colon_is_dropped_when_its_value_is_a_number(detail: 
     assert newest_message(f"{NEWEST}.\nCard ending 4471 was used in Spain") == (
         f"{NEWEST}.\nCard ending 4471 was used in Spain"
     )
+
+
+# --- session 8 ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "From: Acme Bank\nSent: Monday\nTo: Jane\nSubject: Your statement",
+        "Von: Acme Bank\nGesendet: Montag\nAn: Jane\nBetreff: Ihr Kontoauszug",
+        "*From:* Acme Bank\n*Date:* yesterday\n*Subject:* Your statement",
+    ],
+    ids=["english", "german", "bold labels"],
+)
+def test_a_quoted_header_block_without_an_address_or_a_date_is_history(header: str) -> None:
+    # sender, sending time and subject: a mail client's block, even when no value is an address or a date
+    assert newest_message(f"{NEWEST}.\n\n{header}\n\n{OLD}.") == f"{NEWEST}."
+    # a customer's own "From: / To:" detail lines stay (no sending time, no subject)
+    detail = "From: my current account\nTo: my savings account\nAmount: 500"
+    assert OLD in newest_message(f"{detail}\n\n{OLD}.")

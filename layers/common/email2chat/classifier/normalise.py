@@ -143,6 +143,15 @@ _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
 _FROM_LABEL_RE = re.compile(
     r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
 )
+# The labels only a mail client's header block has: when it was sent, and its subject.
+_SENT_LABEL_RE = re.compile(
+    r"^\*?(sent|date|gesendet|datum|envoyé|enviado( el)?|fecha|verzonden|inviato|data|skickat|wysłano)"
+    r"\*?\s*:",
+    re.I,
+)
+_SUBJECT_LABEL_RE = re.compile(
+    r"^\*?(subject|betreff|objet|asunto|onderwerp|oggetto|ämne|temat)\*?\s*:", re.I
+)
 # Lines a mail client writes, never the customer: an inline image's or an attachment's placeholder ("[image:
 # logo.png]<https://...>", "<cid:image001.png@01DA...>", "<<winmail.dat>>", "(See attached file: a.pdf)",
 # "📎 1 attachment"), a MIME or HTML-only stub, a mailbox rule's mark.
@@ -617,12 +626,24 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
     if _HEADER_RE.match(line):  # header lines, one of them the sender's: a quoted header block
         block = [candidate for candidate in lines[index : index + 6] if candidate][:4]
         headers = [candidate for candidate in block if _HEADER_RE.match(candidate)]
-        if not any("@" in header or _DATE_OR_TIME_RE.search(header) for header in headers):
+        if not any("@" in header or _DATE_OR_TIME_RE.search(header) for header in headers) and not (
+            _has_mail_only_labels(headers)
+        ):
             return False  # "From: my current account / To: my savings account" is a customer's detail
         if _FROM_LABEL_RE.match(line):
             return len(headers) >= 2 or (len(block) >= 3 and all(map(_LABEL_LINE_RE.match, block[1:3])))
         return len(headers) >= 3 and any(map(_FROM_LABEL_RE.match, headers))
     return False
+
+
+def _has_mail_only_labels(headers: list[str]) -> bool:
+    """A sender, a sending time and a subject: only a mail client writes all three ("From: Acme Bank / Sent:
+    Monday / To: Anna / Subject: Your statement"), even when no value is an address or a date."""
+    return (
+        any(map(_FROM_LABEL_RE.match, headers))
+        and any(map(_SENT_LABEL_RE.match, headers))
+        and any(map(_SUBJECT_LABEL_RE.match, headers))
+    )
 
 
 def _quote_follows(lines: list[str], index: int) -> bool:
