@@ -7,8 +7,9 @@ one process. moto's backends are plain Python objects without locks, so two thin
   both succeed (measured: 2 double-owned locks in 100 races of 12 threads, 6 double probes in 50), and a Scan
   racing a PutItem of a new key raised ``RuntimeError: dictionary changed size during iteration`` (one CI
   run). ``dynamodb_requests_atomic`` runs each item operation of moto's DynamoDB backend (get, put, update,
-  delete, query, scan, batch, transact) under one process-wide lock and hands back copies of the items, so
-  the response, built after the lock is released, never reads an item another request is changing.
+  delete, query, scan, transact write; moto's batch requests call get, put and delete) under one
+  process-wide lock and hands back copies of the items, so the response, built after the lock is released,
+  never reads an item another request is changing.
   Request parsing and response serialisation stay outside the lock: a lock around moto's whole request
   handler held it about twice as long, and the 100-email burst took 751 simulated seconds instead of 259.
   Sequences of requests (read, then conditional write) still interleave freely: that is the race the state
@@ -40,7 +41,7 @@ from moto.dynamodb.models.dynamo_type import Item
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-_DYNAMODB_ITEM_LOCK = threading.RLock()  # batch and transact operations call the single-item ones
+_DYNAMODB_ITEM_LOCK = threading.RLock()  # transact_write_items calls get_item, put_item, ...
 _PATCHED = "_email2chat_patched"
 
 
@@ -67,8 +68,6 @@ _ITEM_OPERATIONS = (
     "delete_item",
     "query",
     "scan",
-    "batch_get_item",
-    "transact_get_items",
     "transact_write_items",
 )
 
@@ -76,10 +75,8 @@ _ITEM_OPERATIONS = (
 def _detached(value: Any) -> Any:
     if isinstance(value, Item):
         return copy.deepcopy(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)):  # query and scan: (items, scanned count, last key)
         return type(value)(_detached(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _detached(v) for k, v in value.items()}
     return value
 
 

@@ -130,27 +130,31 @@ _SEPARATOR_RE = re.compile(
 # Help desks put a marker above the history of a ticket ("##- Please type your reply above this line -##").
 _REPLY_ABOVE_RE = re.compile(r"(reply|write|respond)\b.{0,20}\babove this line", re.I)
 # The keys of a quoted header block, in the languages mail clients write them (any order: GMX puts "Gesendet:"
-# before "Von:").
-_HEADER_RE = re.compile(
-    r"^\*?(from|sent|to|cc|bcc|date|subject|reply-to|von|gesendet|an|betreff|datum|de|envoyé|à|objet|"
-    r"para|enviado( el)?|asunto|fecha|van|verzonden|aan|onderwerp|da|inviato|a|oggetto|data|från|skickat|"
-    r"till|ämne|od|wysłano|do|temat)\*?\s*:",
-    re.I,
-)
+# before "Von:"). Only a mail client's block says when it was sent and what its subject is.
+_SENT_LABELS = (
+    "sent", "date", "gesendet", "datum", "envoyé", "enviado( el)?", "fecha", "verzonden", "inviato", "data",
+    "skickat", "wysłano",
+)  # fmt: skip
+_SUBJECT_LABELS = ("subject", "betreff", "objet", "asunto", "onderwerp", "oggetto", "ämne", "temat")
+_ADDRESS_LABELS = (
+    "from", "to", "cc", "bcc", "reply-to", "von", "an", "de", "à", "para", "van", "aan", "da", "a", "från",
+    "till", "od", "do",
+)  # fmt: skip
+
+
+def _label_regex(labels: tuple[str, ...]) -> re.Pattern[str]:
+    """A line that starts with one of ``labels`` (bold or not) and a colon."""
+    return re.compile(rf"^\*?({'|'.join(labels)})\*?\s*:", re.I)
+
+
+_HEADER_RE = _label_regex(_ADDRESS_LABELS + _SENT_LABELS + _SUBJECT_LABELS)
+_SENT_LABEL_RE = _label_regex(_SENT_LABELS)
+_SUBJECT_LABEL_RE = _label_regex(_SUBJECT_LABELS)
 # A header block in any language: a "From" line and "Label: value" lines under it ("Från: / Skickat: / Till:",
 # "Van: / Verzonden: / Aan:", "De: / Enviado el: / Para:"); a label is one or two words.
 _LABEL_LINE_RE = re.compile(r"^\*?[^\W\d_][\w'-]*( [\w'-]+)?\*?\s*:(\s|$)")
-_FROM_LABEL_RE = re.compile(
-    r"^\*?(from|von|de|van|da|från|fra|frá|od|lähettäjä|от|发件人|差出人)\*?\s*:", re.I
-)
-# The labels only a mail client's header block has: when it was sent, and its subject.
-_SENT_LABEL_RE = re.compile(
-    r"^\*?(sent|date|gesendet|datum|envoyé|enviado( el)?|fecha|verzonden|inviato|data|skickat|wysłano)"
-    r"\*?\s*:",
-    re.I,
-)
-_SUBJECT_LABEL_RE = re.compile(
-    r"^\*?(subject|betreff|objet|asunto|onderwerp|oggetto|ämne|temat)\*?\s*:", re.I
+_FROM_LABEL_RE = _label_regex(
+    ("from", "von", "de", "van", "da", "från", "fra", "frá", "od", "lähettäjä", "от", "发件人", "差出人")
 )
 # Lines a mail client writes, never the customer: an inline image's or an attachment's placeholder ("[image:
 # logo.png]<https://...>", "<cid:image001.png@01DA...>", "<<winmail.dat>>", "(See attached file: a.pdf)",
@@ -626,9 +630,10 @@ def _history_starts_at(lines: list[str], index: int) -> bool:
     if _HEADER_RE.match(line):  # header lines, one of them the sender's: a quoted header block
         block = [candidate for candidate in lines[index : index + 6] if candidate][:4]
         headers = [candidate for candidate in block if _HEADER_RE.match(candidate)]
-        if not any("@" in header or _DATE_OR_TIME_RE.search(header) for header in headers) and not (
-            _has_mail_only_labels(headers)
-        ):
+        names_an_address_or_a_date = any(
+            "@" in header or _DATE_OR_TIME_RE.search(header) for header in headers
+        )
+        if not names_an_address_or_a_date and not _has_mail_only_labels(headers):
             return False  # "From: my current account / To: my savings account" is a customer's detail
         if _FROM_LABEL_RE.match(line):
             return len(headers) >= 2 or (len(block) >= 3 and all(map(_LABEL_LINE_RE.match, block[1:3])))
