@@ -1,19 +1,24 @@
 """``email2chat score``: JSON lines in (``{"id", "subject"?, "body"?, "html"?, "queue_wait_minutes"?}``), one
 JSON line out per input line, in order: ``{"id", "score", "urgent", "threshold", "by_score",
-"wait_trigger_fired", "drivers"}``. A line that is not valid UTF-8 or JSON, or lacks an ``id``, gets
-``{"id", "error"}`` and the run goes on (exit status 0; the number of bad lines is reported on stderr).
+"wait_trigger_fired", "drivers"}``. A line that is not valid UTF-8 or JSON, lacks an ``id`` or has a
+``queue_wait_minutes`` that is not a finite count of minutes (0 or more) gets ``{"id", "error"}`` and the run
+goes on (exit status 0; the number of bad lines is reported on stderr). A byte-order mark opening the input
+is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import IO
 
 from email2chat.classifier import UrgencyClassifier
 from email2chat.classifier.decision import DEFAULT_THRESHOLD, DEFAULT_WAIT_TRIGGER_MINUTES
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class BadLine(ValueError):
@@ -40,6 +45,17 @@ def _optional_text(record: dict[str, object], key: str) -> str:
     return value
 
 
+def _wait_minutes(record: dict[str, object]) -> float:
+    value = record.get("queue_wait_minutes", 0.0)
+    try:
+        minutes = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # a 400-digit integer
+        minutes = math.inf
+    if not math.isfinite(minutes) or minutes < 0:
+        raise BadLine("'queue_wait_minutes' must be a finite number of minutes, 0 or more")
+    return minutes
+
+
 def _parse(raw: bytes) -> tuple[object, dict[str, object]]:
     try:
         line = raw.decode("utf-8")
@@ -64,14 +80,11 @@ def score_line(
     record_id: object = None
     try:
         record_id, record = _parse(raw)
-        wait = record.get("queue_wait_minutes", 0.0)
-        if isinstance(wait, bool) or not isinstance(wait, int | float):
-            raise BadLine("'queue_wait_minutes' must be a number")
         decision = classifier.decide(
             _optional_text(record, "subject"),
             _optional_text(record, "body"),
             _optional_text(record, "html"),
-            queue_wait_minutes=float(wait),
+            queue_wait_minutes=_wait_minutes(record),
             threshold=threshold,
             wait_trigger_minutes=trigger,
         )
@@ -92,8 +105,11 @@ def score_stream(
     classifier: UrgencyClassifier, source: IO[bytes], sink: IO[str], threshold: float, trigger: float
 ) -> int:
     errors = 0
-    for raw in source:
-        result = score_line(classifier, raw.rstrip(b"\r\n"), threshold, trigger)
+    for number, raw in enumerate(source):
+        line = raw.rstrip(b"\r\n")
+        if number == 0:
+            line = line.removeprefix(UTF8_BOM)  # files saved by Windows tools open with one
+        result = score_line(classifier, line, threshold, trigger)
         errors += "error" in result
         sink.write(json.dumps(result) + "\n")  # ASCII escapes: a lone surrogate cannot break stdout
     sink.flush()

@@ -65,6 +65,19 @@ def test_one_output_line_per_input_line_in_order_and_bad_lines_do_not_stop_the_r
     assert 0.0 <= float(out[11]["score"]) <= 1.0
 
 
+@pytest.mark.parametrize("wait", ["NaN", "Infinity", "-5", "1" + "0" * 400, "true", "null"])
+def test_a_wait_that_is_not_a_count_of_minutes_is_an_error(classifier: UrgencyClassifier, wait: str) -> None:
+    out = _run(classifier, b'{"id": "w", "body": "hello", "queue_wait_minutes": ' + wait.encode() + b"}")
+    assert out == [{"id": "w", "error": "'queue_wait_minutes' must be a finite number of minutes, 0 or more"}]
+
+
+def test_a_byte_order_mark_opening_the_input_is_not_read_as_json(classifier: UrgencyClassifier) -> None:
+    line = json.dumps({"id": "a", "body": STOLEN}).encode()
+    out = _run(classifier, b"\xef\xbb\xbf" + line + b"\r\n" + line + b"\r\n")
+    assert [row["id"] for row in out] == ["a", "a"]
+    assert out[0]["score"] == out[1]["score"]
+
+
 def test_threshold_option_changes_the_decision_not_the_score(classifier: UrgencyClassifier) -> None:
     line = json.dumps({"id": "a", "body": STOLEN}).encode()
     default = _run(classifier, line)[0]
