@@ -158,3 +158,15 @@ def test_breaker_open_defers(states: dict[str, dict[str, Any]]) -> None:
     deferring = [c for c in states["Initiate"]["Catch"] if "BreakerOpen" in c["ErrorEquals"]]
     assert deferring
     assert deferring[0]["Next"] == "Defer"
+
+
+def test_a_conversation_genesys_does_not_have_ends_invalid_not_deferred(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    # A 404 cannot heal: deferring it would retry a dead email for the whole retry window (an hour).
+    catchers = states["CollisionCheck"]["Catch"]
+    names = [name for catcher in catchers for name in catcher["ErrorEquals"]]
+    assert names.index("NotFound") < names.index("States.ALL")
+    not_found = states[next(c["Next"] for c in catchers if "NotFound" in c["ErrorEquals"])]
+    assert not_found["Result"]["outcome"] == Outcome.INVALID.value
+    assert not_found["Next"] == "RecordOutcome"

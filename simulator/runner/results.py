@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from email2chat.workflow.intake_messages import email_id_hint
+
 from simulator.runner.pipeline import RawRun
 from simulator.runner.scenario import MalformedMessage, ScenarioEmail
 
@@ -106,7 +108,11 @@ def build_result(raw: RawRun) -> dict[str, Any]:
     for item in raw.scenario.items:
         delivery = raw.deliveries[item.id]
         if isinstance(item, MalformedMessage):
-            emails.append(_malformed_result(item, raw, sim(delivery.delivered_at)))
+            emails.append(
+                _malformed_result(
+                    item, raw, delivery.message_ids, records_by_email, sim(delivery.delivered_at)
+                )
+            )
             continue
         record: dict[str, Any] | None = records_by_email.get(item.id) or records_by_conversation.get(
             item.conversation_id
@@ -263,13 +269,44 @@ def _dlq_reason(dead_letter: Mapping[str, Any]) -> str:
     return f"redriven after {dead_letter.get('receive_count', '?')} receives"
 
 
-def _malformed_result(item: MalformedMessage, raw: RawRun, delivered: float | None) -> dict[str, Any]:
-    matches = [d for d in raw.dead_letters if d["body"] == item.raw_message]
-    outcome = "invalid" if matches else MISSING
-    reason = _dlq_reason(matches[0]) if matches else "not found in the dead-letter queue"
+def _malformed_record(
+    item: MalformedMessage,
+    message_ids: Sequence[str],
+    outcomes: Iterable[Mapping[str, Any]],
+    records_by_email: Mapping[str, Mapping[str, Any]],
+) -> Mapping[str, Any] | None:
+    """The outcome of a raw message: the intake's rejection of one of its SQS messages, or, when it parsed
+    as an email after all (a well-formed email whose conversation Genesys does not have), its email's."""
+    sent = set(message_ids)
+    rejected = next((r for r in outcomes if (r.get("details") or {}).get("sqs_message_id") in sent), None)
+    hint = email_id_hint(item.raw_message)
+    return rejected or (records_by_email.get(hint) if hint else None)
+
+
+def _malformed_result(
+    item: MalformedMessage,
+    raw: RawRun,
+    message_ids: Sequence[str],
+    records_by_email: Mapping[str, Mapping[str, Any]],
+    delivered: float | None,
+) -> dict[str, Any]:
+    record = _malformed_record(item, message_ids, raw.outcomes, records_by_email)
+    # The DLQ keeps what the intake read (a retry wrapper unwrapped, "<empty>" for nothing): match by the
+    # SQS message id it names, and by body for dead letters that name none (the redrive policy's).
+    matches = [
+        d
+        for d in raw.dead_letters
+        if d["attributes"].get("source_message_id") in message_ids or d["body"] == item.raw_message
+    ]
+    if record is not None:
+        outcome, reason = str(record["outcome"]), str(record.get("reason") or "")
+    elif matches:
+        outcome, reason = "invalid", _dlq_reason(matches[0])
+    else:
+        outcome, reason = MISSING, "not found in the dead-letter queue"
     timeline = [] if delivered is None else [{"t": delivered, "event": "raw message put on the intake queue"}]
     if matches:
-        timeline.append({"t": None, "event": f"in the dead-letter queue: {reason}"})
+        timeline.append({"t": None, "event": f"in the dead-letter queue: {_dlq_reason(matches[0])}"})
     return {
         "id": item.id,
         "conversation_id": None,

@@ -19,12 +19,16 @@ Blank lines and lines starting with ``#`` are ignored.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from email2chat.state.outcomes import Outcome
+
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 CUSTOMER_ACTIONS = ("accept", "decline", "ignore")
 FORMS = ("event", "direct")
 DEFAULT_SCENARIO = "default_scenario.jsonl"
@@ -101,6 +105,21 @@ def _field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], whe
     return value
 
 
+def _non_negative(data: Mapping[str, Any], key: str, where: str, default: float | None) -> Any:
+    """A time, duration or wait: a finite number, 0 or more."""
+    value = _field(data, key, float, where, default)
+    if value is not default and not (math.isfinite(value) and value >= 0):
+        raise ScenarioError(f"{where}: {key!r} must be a finite number, 0 or more, got {value!r}")
+    return value
+
+
+def _expect(data: Mapping[str, Any], where: str, default: str | None) -> str | None:
+    value = _field(data, "expect", str, where, default)
+    if value is not None and value not in OUTCOMES:
+        raise ScenarioError(f"{where}: 'expect' must be one of {OUTCOMES}, got {value!r}")
+    return value
+
+
 def parse_item(data: Any, where: str) -> ScenarioItem:
     if not isinstance(data, dict):
         raise ScenarioError(f"{where}: a line must be a JSON object")
@@ -114,8 +133,8 @@ def parse_item(data: Any, where: str) -> ScenarioItem:
         return MalformedMessage(
             id=item_id,
             raw_message=raw,
-            send_at_s=_field(data, "send_at_s", float, where, 0.0),
-            expect=_field(data, "expect", str, where, "invalid"),
+            send_at_s=_non_negative(data, "send_at_s", where, 0.0),
+            expect=_expect(data, where, "invalid"),
         )
     conversation_id = _field(data, "conversation_id", str, where, None)
     if not conversation_id:
@@ -137,9 +156,6 @@ def parse_item(data: Any, where: str) -> ScenarioItem:
     if deliveries < 1:
         raise ScenarioError(f"{where}: 'deliveries' must be >= 1")
     attributes = _field(data, "attributes", dict, where, {})
-    answered_after = data.get("answered_after_s")
-    if answered_after is not None and not isinstance(answered_after, int | float):
-        raise ScenarioError(f"{where}: 'answered_after_s' must be a number")
     return ScenarioEmail(
         id=item_id,
         conversation_id=conversation_id,
@@ -152,16 +168,16 @@ def parse_item(data: Any, where: str) -> ScenarioItem:
         body=body,
         html=html,
         attributes={str(k): str(v) for k, v in attributes.items()},
-        queue_wait_minutes=_field(data, "queue_wait_minutes", float, where, 0.0),
+        queue_wait_minutes=_non_negative(data, "queue_wait_minutes", where, 0.0),
         customer_action=action,
-        answer_after_s=_field(data, "answer_after_s", float, where, 2.0),
+        answer_after_s=_non_negative(data, "answer_after_s", where, 2.0),
         manual_chat=_field(data, "manual_chat", bool, where, False),
         deliveries=deliveries,
-        send_at_s=_field(data, "send_at_s", float, where, 0.0),
-        agent_delay_s=_field(data, "agent_delay_s", float, where, 3.0),
-        answered_after_s=None if answered_after is None else float(answered_after),
+        send_at_s=_non_negative(data, "send_at_s", where, 0.0),
+        agent_delay_s=_non_negative(data, "agent_delay_s", where, 3.0),
+        answered_after_s=_non_negative(data, "answered_after_s", where, None),
         form=form,
-        expect=_field(data, "expect", str, where, None),
+        expect=_expect(data, where, None),
     )
 
 

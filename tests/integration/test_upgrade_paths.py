@@ -5,6 +5,7 @@ the result. Times are simulated seconds (the clock runs 100x faster than real ti
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -44,6 +45,21 @@ LINES = [
     email_line("calm-answered", urgent=False, queue_wait_minutes=2, answered_after_s=60),
     {"id": "bad-json", "raw_message": "this is not json {"},
     {"id": "bad-shape", "raw_message": '{"hello": "world"}'},
+    # the intake unwraps its own retry envelope before reading: the DLQ keeps the inner garbage
+    {"id": "bad-in-envelope", "raw_message": json.dumps({"kind": "email2chat.retry", "body": "garbage <<<"})},
+    # well formed, urgent, but Genesys has no such conversation: nothing to upgrade, nothing to retry
+    {
+        "id": "no-such-conversation",
+        "raw_message": json.dumps(
+            {
+                "email_id": "no-such-conversation",
+                "conversation_id": "conv-nowhere",
+                "subject": "Card stolen",
+                "body": "My card was stolen last night, please block it now.",
+                "customer": {"id": "cust-nowhere", "email": "nowhere@example.net"},
+            }
+        ),
+    },
 ]
 
 
@@ -186,8 +202,21 @@ def test_malformed_messages_reach_the_dlq_with_a_reason(run: tuple[dict[str, Any
         assert email["reason"]
         assert "redriven" not in email["reason"]  # the handler said why, not just the redrive policy
     bodies = {d["body"] for d in raw.dead_letters}
-    assert {"this is not json {", '{"hello": "world"}'} <= bodies
-    assert len(result["dead_letters"]) == 2  # nothing else was dead-lettered
+    assert bodies == {"this is not json {", '{"hello": "world"}', "garbage <<<"}
+    assert len(result["dead_letters"]) == 3  # nothing else was dead-lettered
+    unwrapped = _email(run, "bad-in-envelope")
+    assert unwrapped["outcome"] == "invalid"
+    assert unwrapped["dead_letter_copies"] == 1
+
+
+def test_an_email_for_a_conversation_genesys_does_not_have_is_invalid_at_once(
+    run: tuple[dict[str, Any], Any],
+) -> None:
+    email = _email(run, "no-such-conversation")
+    assert email["outcome"] == "invalid"
+    assert email["reason"] == "the email's conversation does not exist in Genesys (404)"
+    (execution,) = [e for e in run[0]["executions"] if e["email_id"] == "no-such-conversation"]
+    assert "Defer" not in execution["states"]  # never re-queued: a 404 does not heal
 
 
 def test_state_counts_for_the_report(run: tuple[dict[str, Any], Any]) -> None:

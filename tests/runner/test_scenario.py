@@ -71,6 +71,10 @@ def test_a_raw_message_is_kept_verbatim() -> None:
         ({"conversation_id": None}, "conversation_id"),
         ({"manual_chat": "yes"}, "manual_chat"),
         ({"form": "fax"}, "form"),
+        ({"answered_after_s": True}, "answered_after_s"),
+        ({"send_at_s": -1}, "send_at_s"),
+        ({"queue_wait_minutes": float("nan")}, "queue_wait_minutes"),
+        ({"expect": "conected"}, "expect"),
     ],
 )
 def test_a_bad_line_names_the_line_and_the_field(change: dict[str, object], message: str) -> None:

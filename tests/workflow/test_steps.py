@@ -480,6 +480,23 @@ def test_a_non_retryable_initiate_failure_gives_up_without_requeueing(
     assert [leg["state"] for leg in _legs(world, "conv-d4")] == ["disconnected"]
 
 
+def test_a_final_deferral_of_a_conversation_genesys_no_longer_has_is_recorded_not_raised(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-d6")
+    state["case"]["conversation_id"] = "conv-deleted-meanwhile"  # Genesys answers 404 for it
+    state["error"] = {"Error": "NotFound", "Cause": "conversation not found"}
+    state["give_up"] = {"reason": "initiateChat failed with a non-retryable error"}
+
+    result = defer(state, world.runtime)
+
+    assert result == {
+        "outcome": "deferred",
+        "final": True,
+        "reason": "initiateChat failed with a non-retryable error (NotFound)",
+    }
+
+
 def test_a_final_deferral_leaves_another_emails_chat_alone(world: World, start_case: StartCase) -> None:
     state = start_case("conv-d5", manual_chat=True)  # the customer's own chat, not ours
     world.clock.advance(3600)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import ConfigError
+from email2chat.errors import ConfigError, NotFound
 from email2chat.workflow.case import UpgradeCase, case_of
 from email2chat.workflow.collision import own_active_leg
 from email2chat.workflow.intake_messages import deferred_message
@@ -65,7 +65,10 @@ def _final(reason: str, case: UpgradeCase, runtime: Runtime) -> dict[str, Any]:
 
 
 def _close_own_chat_leg(case: UpgradeCase, runtime: Runtime) -> bool:
-    conversation = runtime.genesys.get_conversation(case.conversation_id)
+    try:
+        conversation = runtime.genesys.get_conversation(case.conversation_id)
+    except NotFound:
+        return False  # the conversation is gone, and any leg with it
     own = own_active_leg(case, conversation, runtime)
     if own is None:
         return False  # none opened, or it is someone else's (a manual chat is never ours to close)
