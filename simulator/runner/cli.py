@@ -42,6 +42,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # The library's Powertools logger sets its own level (INFO) when it is created: create it first, or the
+    # handlers' JSON lines flood the terminal from their first import on.
+    import email2chat.observability  # noqa: F401
+
     with _quiet_loggers("moto", "botocore", "urllib3", "email2chat", "aws_lambda_powertools"):
         return _simulate(args)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,3 +105,19 @@ def test_the_report_renders_in_headless_chromium(
     assert f'data-rendered="{len(result["emails"])}"' in dom
     assert '<div id="js-errors"></div>' in dom
     assert 'data-state="Initiate" data-count="20"' in dom or 'data-state="Initiate"' in dom
+
+
+def test_the_command_prints_the_report_not_the_handlers_log_lines(tmp_path: Path) -> None:
+    # A fresh interpreter: the library's logger is created during the run, as on a laptop.
+    scenario = tmp_path / "one.jsonl"
+    scenario.write_text(json.dumps(email_line("quiet", n=0)) + "\n" + json.dumps(MALFORMED[0]) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "simulate", "--scenario", str(scenario), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert "Outcomes" in done.stdout
+    assert '"level"' not in done.stdout + done.stderr  # no Powertools JSON line
