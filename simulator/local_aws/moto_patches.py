@@ -1,4 +1,4 @@
-"""moto's in-process backends made to keep AWS's promises under threads, and to parse each ASL once.
+"""moto's in-process backends made to keep AWS's promises under threads, and cheaper to reach.
 
 The local pipeline runs intake workers, Step Functions executions and the status-event worker as threads of
 one process. moto's backends are plain Python objects without locks, so two things AWS guarantees broke:
@@ -22,7 +22,9 @@ one process. moto's backends are plain Python objects without locks, so two thin
   ``starting_executions_skipped`` leaves such executions out of the walk: one without an environment cannot
   have issued a token yet.
 
-And one cost: moto parses the state machine's ASL with ANTLR for every execution (16 % of a default local
+And two costs. Every request looks up its account's backend through moto's process-wide lock and a walk
+of every registered service (``backend_lookups_unlocked`` skips both once the backend exists: 19 % of the
+intake threads' py-spy samples were there in a default run). And moto parses the state machine's ASL with ANTLR for every execution (16 % of a default local
 run's CPU). ``definitions_parsed_once`` keeps the parsed program per definition text. A parsed program
 keeps no per-execution state: its components keep attempt counts and variables in the execution's
 environment (``env.heap``, ``env.stack``), except Map and Parallel worker counts, which the cache refuses.
@@ -36,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
+from moto.core.base_backend import BackendDict
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -43,6 +46,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 _DYNAMODB_ITEM_LOCK = threading.RLock()  # transact_write_items calls get_item, put_item, ...
 _PATCHED = "_email2chat_patched"
+_REGISTERED: set[BackendDict[Any]] = set()  # backend dicts whose first lookup registered them with moto
 
 
 @contextmanager
@@ -112,6 +116,16 @@ def _parsed_once(get_entrypoint: Any) -> Any:
     return cached_entrypoint
 
 
+def _lookup_unlocked(create_backend: Any) -> Any:
+    def create_once(backend_dict: BackendDict[Any], account_id: str) -> None:
+        if account_id in backend_dict and backend_dict in _REGISTERED:
+            return  # already created and registered: nothing to do, so nothing to lock
+        create_backend(backend_dict, account_id)
+        _REGISTERED.add(backend_dict)
+
+    return create_once
+
+
 @contextmanager
 def dynamodb_requests_atomic() -> Iterator[None]:
     """Serialise moto's DynamoDB item operations inside the block."""
@@ -132,8 +146,17 @@ def definitions_parsed_once() -> AbstractContextManager[None]:
 
 
 @contextmanager
+def backend_lookups_unlocked() -> Iterator[None]:
+    """Looking up an account's backend takes moto's global lock only until the backend exists."""
+    _REGISTERED.clear()  # moto's reset forgets its registrations: so does each block
+    with _patched(BackendDict, "_create_account_specific_backend", _lookup_unlocked):
+        yield
+
+
+@contextmanager
 def moto_patched() -> Iterator[None]:
     with ExitStack() as patches:
+        patches.enter_context(backend_lookups_unlocked())
         patches.enter_context(dynamodb_requests_atomic())
         patches.enter_context(starting_executions_skipped())
         patches.enter_context(definitions_parsed_once())

@@ -37,7 +37,6 @@ LOG = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_INTERVAL_S = 0.01  # real seconds between driver passes (polling in-process queues, not waiting on time)
 CHECK_INTERVAL_S = 0.2  # real seconds between completion checks
-PROGRESS_INTERVAL_S = 1.0  # real seconds between outcome scans for the progress line while the run is busy
 IDLE_POLL_MAX_S = 0.08  # real seconds an idle intake worker waits at most between polls
 PROCESSING_VISIBILITY_S = 120  # real seconds an intake batch stays hidden while its handler runs
 # Simulated seconds a quiet run still waits for agents to join connected chats (the assignment latency).
@@ -63,6 +62,8 @@ class RunOptions:
     parameter_overrides: Mapping[str, Any] = field(default_factory=dict)
     # concurrent intake batches, as Lambda scales an SQS event source (the template caps it in AWS)
     intake_concurrency: int = 4
+    # concurrent status-event invocations: EventBridge invokes the Lambda asynchronously, not one at a time
+    event_concurrency: int = 4
 
 
 @dataclass
@@ -121,7 +122,7 @@ class LocalPipeline:
         self._events: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._events_pending = 0
         self._events_lock = threading.Lock()
-        self._event_worker: threading.Thread | None = None
+        self._event_workers: list[threading.Thread] = []
         self._metrics: list[dict[str, Any]] = []
         self._metrics_lock = threading.Lock()
         self._remove_listener: Callable[[], None] | None = None
@@ -130,8 +131,7 @@ class LocalPipeline:
         self.handler_errors: dict[str, int] = {}
         self._quiet_checks = 0
         self._quiet_since: float | None = None  # simulated time the run first looked finished
-        self._next_progress_scan = 0.0  # monotonic time of the next outcome scan while busy
-        self._progress: tuple[int, dict[str, int]] = (0, {})  # (settled items, outcome counts) last scanned
+        self._final_outcomes: dict[str, int] = {}  # from the outcome metrics: the progress line's counts
         self._retry_visibility = 1
         self._seeded: set[str] = set()
 
@@ -171,17 +171,22 @@ class LocalPipeline:
         except BaseException:
             self.stop()
             raise
-        self._event_worker = threading.Thread(target=self._deliver_events, name="eventbridge", daemon=True)
-        self._event_worker.start()
+        self._event_workers = [
+            threading.Thread(target=self._deliver_events, name=f"eventbridge-{i}", daemon=True)
+            for i in range(max(1, options.event_concurrency))
+        ]
+        for worker in self._event_workers:
+            worker.start()
 
     def stop(self) -> None:
         if self.stack is not None and self.stack.state_machine_arn:
             with contextlib.suppress(Exception):
                 self._stop_running_executions()
-        if self._event_worker is not None:
-            self._events.put(None)
-            self._event_worker.join(timeout=5)
-            self._event_worker = None
+        for _ in self._event_workers:
+            self._events.put(None)  # one stop mark per worker
+        for worker in self._event_workers:
+            worker.join(timeout=5)
+        self._event_workers = []
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -301,6 +306,9 @@ class LocalPipeline:
                     "properties": dict(event.properties),
                 }
             )
+            if event.name == observability.OUTCOME:  # emitted once per final outcome
+                outcome = event.dimensions.get("outcome", "?")
+                self._final_outcomes[outcome] = self._final_outcomes.get(outcome, 0) + int(event.value)
 
     def _count_error(self, function: str, exc: Exception) -> None:
         key = f"{function}:{getattr(exc, 'error_type', type(exc).__name__)}"
@@ -496,14 +504,13 @@ class LocalPipeline:
         no running execution, no status event undelivered) on two checks in a row: from then on no outcome
         can change. Emails without an outcome are reported missing.
 
-        The outcome scan only feeds the progress line while the run is busy, so it runs at most every
-        ``PROGRESS_INTERVAL_S`` then (moto serialises a Scan slowly: at every check it took 28 % of the
-        run's CPU), and at every check once the system is quiet."""
+        The progress counts come from the final-outcome metrics the handlers emit in-process: an outcome
+        Scan at every check took 28 % of the run's CPU, once a second still 24 % (moto serialises a Scan
+        slowly)."""
+        with self._metrics_lock:
+            counts = dict(self._final_outcomes)
+        done = min(len(scenario), sum(counts.values()))
         quiet = not pending and not answers and self._quiet()
-        if quiet or time.monotonic() >= self._next_progress_scan:
-            self._next_progress_scan = time.monotonic() + PROGRESS_INTERVAL_S
-            self._progress = self._settled(scenario)
-        done, counts = self._progress
         if not quiet:
             self._quiet_checks = 0
             self._quiet_since = None
@@ -512,24 +519,6 @@ class LocalPipeline:
             return False, done, counts
         self._quiet_checks += 1
         return self._quiet_checks >= 2, done, counts
-
-    def _settled(self, scenario: Scenario) -> tuple[int, dict[str, int]]:
-        """(items with a final outcome or dead-lettered, outcome counts)."""
-        records = self._scan_outcomes()
-        by_conversation = {r.conversation_id: r for r in records if r.conversation_id}
-        by_email = {r.email_id: r for r in records}
-        counts: dict[str, int] = {}
-        done = 0
-        for email in scenario.emails:
-            record = by_email.get(email.id) or by_conversation.get(email.conversation_id)
-            if record is not None:
-                counts[record.outcome.value] = counts.get(record.outcome.value, 0) + 1
-                # progress counts final outcomes only (a not-urgent email may still be re-checked)
-                done += 0 if record.details.get("final") is False else 1
-        dead = self._dead_letter_count()
-        if dead:
-            counts["dead-lettered"] = dead
-        return min(len(scenario), done + min(dead, len(scenario) - done)), counts
 
     def _awaiting_agents(self) -> bool:
         """Connected chats whose agent is still to join: their assignment latency is part of the report.
@@ -569,15 +558,6 @@ class LocalPipeline:
             stateMachineArn=self.stack.state_machine_arn, statusFilter="RUNNING"
         )["executions"]
         return not running
-
-    def _dead_letter_count(self) -> int:
-        if not self.dead_letter_queue or self.stack is None:
-            return 0
-        attributes = self.stack.client("sqs").get_queue_attributes(
-            QueueUrl=self.dead_letter_queue,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return sum(int(v) for v in attributes.values())
 
     def _stop_running_executions(self) -> None:
         assert self.stack is not None

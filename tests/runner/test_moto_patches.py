@@ -4,6 +4,7 @@ token rather than crashing, and executions of one definition share its parsed pr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import moto.core.base_backend
 import pytest
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
@@ -21,6 +23,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from simulator.local_aws import LocalAwsStack
 from simulator.local_aws.moto_patches import (
+    backend_lookups_unlocked,
     definitions_parsed_once,
     dynamodb_requests_atomic,
     starting_executions_skipped,
@@ -194,3 +197,34 @@ def test_the_local_stack_applies_every_patch_while_it_runs(tmp_path: Any) -> Non
         patched = current()
     assert all(p is not o for p, o in zip(patched, originals, strict=True))
     assert current() == originals
+
+
+class CountingLock:
+    """Stands in for moto's global backend lock and counts who took it."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> None:
+        self.taken += 1
+        self._lock.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
+
+
+@pytest.mark.parametrize("patched", [False, True])
+def test_a_backend_that_exists_is_looked_up_without_motos_global_lock(
+    monkeypatch: pytest.MonkeyPatch, patched: bool
+) -> None:
+    lock = CountingLock()
+    monkeypatch.setattr(moto.core.base_backend, "backend_lock", lock)
+    with mock_aws():
+        with backend_lookups_unlocked() if patched else contextlib.nullcontext():
+            first = dynamodb_backends["123456789012"]  # created: that takes the lock
+            taken_to_create = lock.taken
+            again = [dynamodb_backends["123456789012"] for _ in range(5)]
+        assert all(backend is first for backend in again)
+        assert taken_to_create >= 1
+        assert lock.taken - taken_to_create == (0 if patched else 5)
