@@ -23,11 +23,12 @@ one process. moto's backends are plain Python objects without locks, so two thin
   have issued a token yet.
 
 And two costs. Every request looks up its account's backend through moto's process-wide lock and a walk
-of every registered service (``backend_lookups_unlocked`` skips both once the backend exists: 19 % of the
-intake threads' py-spy samples were there in a default run). And moto parses the state machine's ASL with ANTLR for every execution (16 % of a default local
-run's CPU). ``definitions_parsed_once`` keeps the parsed program per definition text. A parsed program
-keeps no per-execution state: its components keep attempt counts and variables in the execution's
-environment (``env.heap``, ``env.stack``), except Map and Parallel worker counts, which the cache refuses.
+of every registered service: ``backend_lookups_unlocked`` skips both once the backend exists (19 % of the
+intake threads' py-spy samples were there in a default run). And moto parses the state machine's ASL with
+ANTLR for every execution (16 % of a default local run's CPU): ``definitions_parsed_once`` keeps the parsed
+program per definition text. A parsed program keeps no per-execution state: its components keep attempt
+counts and variables in the execution's environment (``env.heap``, ``env.stack``), except Map and Parallel
+worker counts, which the cache refuses.
 """
 
 from __future__ import annotations
