@@ -120,21 +120,50 @@ def test_probe_failure_reopens_for_a_new_period(table: StateTable, clock: Manual
     assert breaker.before_call("another").is_probe
 
 
-def test_a_silent_probe_loses_its_lease_and_its_late_answer_is_ignored(
+def test_a_silent_probe_loses_its_lease_to_a_successor(table: StateTable, clock: ManualClock) -> None:
+    breaker = make(table, [])
+    open_breaker(breaker)
+    clock.advance(30)
+    breaker.before_call("crashed")
+    clock.advance(19)
+    with pytest.raises(BreakerOpen):
+        breaker.before_call("successor")
+    clock.advance(1)  # probe_lease_s
+    assert breaker.before_call("successor").is_probe
+
+
+def test_a_probe_answering_after_its_lease_still_closes_a_half_open_breaker(
+    table: StateTable, clock: ManualClock
+) -> None:
+    # One POST with its timeouts can outlast the lease: its success is still Genesys answering.
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(30)
+    slow = breaker.before_call("slow")
+    clock.advance(25)  # past probe_lease_s; a successor probe is in flight
+    successor = breaker.before_call("successor")
+    breaker.record_success(slow)
+    assert breaker.state() is BreakerState.CLOSED
+    assert transitions[-1] == (BreakerState.HALF_OPEN, BreakerState.CLOSED)
+    breaker.record_failure(successor)  # now an ordinary failure: counted, below the threshold
+    assert breaker.state() is BreakerState.CLOSED
+    assert breaker.before_call("next").is_probe is False
+
+
+def test_a_probe_failing_after_its_lease_still_reopens_a_half_open_breaker(
     table: StateTable, clock: ManualClock
 ) -> None:
     transitions: Transitions = []
     breaker = make(table, transitions)
     open_breaker(breaker)
     clock.advance(30)
-    stale = breaker.before_call("crashed")
-    clock.advance(20)  # probe_lease_s
-    fresh = breaker.before_call("successor")
-    assert fresh.is_probe
-    breaker.record_success(stale)  # the old probe's late answer must not decide
-    assert breaker.state() is BreakerState.HALF_OPEN
-    breaker.record_failure(fresh)
+    slow = breaker.before_call("slow")
+    clock.advance(25)
+    assert breaker.before_call("successor").is_probe
+    breaker.record_failure(slow)
     assert breaker.state() is BreakerState.OPEN
+    assert transitions[-1] == (BreakerState.HALF_OPEN, BreakerState.OPEN)
 
 
 def test_late_failures_while_open_do_not_retrip_or_notify(table: StateTable) -> None:
@@ -231,9 +260,8 @@ class ReferenceBreaker:
         return True
 
     def record_failure(self, caller: str, is_probe: bool, now: float) -> None:
-        if is_probe:
-            if self.state is BreakerState.HALF_OPEN and self.holder == caller:
-                self._open(now)
+        if is_probe and self.state is BreakerState.HALF_OPEN:  # its lease may have run out: still evidence
+            self._open(now)
             return
         if self.window_start is not None and self.window_start > now - self.window_s:
             self.failures += 1
@@ -243,7 +271,7 @@ class ReferenceBreaker:
             self._open(now)
 
     def record_success(self, caller: str, is_probe: bool) -> None:
-        if is_probe and self.state is BreakerState.HALF_OPEN and self.holder == caller:
+        if is_probe and self.state is BreakerState.HALF_OPEN:
             self.state, self.failures, self.window_start, self.holder = BreakerState.CLOSED, 0, None, None
 
     def _open(self, now: float) -> None:

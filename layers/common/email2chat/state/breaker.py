@@ -7,7 +7,10 @@ OPEN: every call is refused (``BreakerOpen`` with ``retry_after``) for ``open_s`
 HALF_OPEN: once ``open_s`` has passed, exactly one caller wins the probe with a conditional write and holds
 it for ``probe_lease_s``; everyone else is refused. The probe's success closes the breaker, its failure
 re-opens it for a new ``open_s``; a probe that never reports back loses its lease and another caller
-may probe.
+may probe. A probe that reports after its lease ran out still made a real call to Genesys: while the breaker
+is half-open its success closes it and its failure re-opens it (when one POST, with its timeouts, outlasts
+the lease, ignoring late answers left the breaker half-open long after Genesys recovered: one call per
+lease); once the breaker has left half-open, a late failure counts like any other.
 
 Round trips: ``before_call`` 1 (GetItem) while CLOSED or OPEN, 2 when it elects a probe;
 ``record_failure`` 1 (2 when it starts a new window or trips the breaker); ``record_success`` 0 for a
@@ -123,7 +126,8 @@ class CircuitBreaker:
         return BreakerPermit(is_probe=True, holder=caller)
 
     def record_success(self, permit: BreakerPermit) -> None:
-        """A probe's success closes the breaker and clears the failure window; others cost nothing."""
+        """A probe's success (late or not) closes a half-open breaker and clears the failure window; others
+        cost nothing."""
         if not permit.is_probe:
             return
         try:
@@ -132,33 +136,28 @@ class CircuitBreaker:
                 _SK,
                 "SET #state = :closed, failures = :zero, expires_at = :expires"
                 " REMOVE window_start, open_until, probe_holder, probe_until",
-                condition="#state = :half_open AND probe_holder = :holder",
+                condition="#state = :half_open",
                 names=_NAMES,
                 values={
                     ":closed": BreakerState.CLOSED.value,
                     ":half_open": BreakerState.HALF_OPEN.value,
                     ":zero": 0,
-                    ":holder": permit.holder,
                     ":expires": self._table.record_expiry(),
                 },
                 return_values="NONE",
             )
         except ConditionNotMet:
-            return  # our lease ran out and another probe took over: its result decides
+            return  # already closed by another probe, or re-opened by a failure since
         self._notify(BreakerState.HALF_OPEN, BreakerState.CLOSED)
 
     def record_failure(self, permit: BreakerPermit) -> None:
-        """Count a 5xx / timeout fleet-wide; the probe's failure re-opens the breaker at once."""
+        """Count a 5xx / timeout fleet-wide; a probe's failure re-opens a half-open breaker at once."""
         now = self._table.now()
-        if permit.is_probe:
-            probe_still_ours = "#state = :half_open AND probe_holder = :holder"
-            if self._open(now, condition=probe_still_ours, holder=permit.holder):
-                self._notify(BreakerState.HALF_OPEN, BreakerState.OPEN)
+        if permit.is_probe and self._open(now, from_state=BreakerState.HALF_OPEN):
+            self._notify(BreakerState.HALF_OPEN, BreakerState.OPEN)
             return
         failures = self._count_failure(now)
-        if failures >= self.failure_threshold and self._open(
-            now, condition="attribute_not_exists(#state) OR #state = :closed"
-        ):
+        if failures >= self.failure_threshold and self._open(now, from_state=BreakerState.CLOSED):
             self._notify(BreakerState.CLOSED, BreakerState.OPEN)
 
     def _count_failure(self, now: float) -> int:
@@ -193,18 +192,19 @@ class CircuitBreaker:
                 pass
         return 0  # extreme contention: this one failure goes uncounted, the others are
 
-    def _open(self, now: float, *, condition: str, holder: str | None = None) -> bool:
+    def _open(self, now: float, *, from_state: BreakerState) -> bool:
+        """Trip from CLOSED (the failure count reached the threshold) or re-open from HALF_OPEN (a probe
+        failed); False when the breaker was no longer in ``from_state``."""
+        condition = "#state = :from"
+        if from_state is BreakerState.CLOSED:
+            condition = "attribute_not_exists(#state) OR " + condition
         values: dict[str, Any] = {
             ":open": BreakerState.OPEN.value,
+            ":from": from_state.value,
             ":now": now,
             ":open_until": now + self.open_s,
             ":expires": self._table.record_expiry(now=now),
         }
-        if holder is None:  # tripping from CLOSED
-            values[":closed"] = BreakerState.CLOSED.value
-        else:  # the probe failed
-            values[":half_open"] = BreakerState.HALF_OPEN.value
-            values[":holder"] = holder
         try:
             self._table.update(
                 self._pk,
@@ -217,7 +217,7 @@ class CircuitBreaker:
                 return_values="NONE",
             )
         except ConditionNotMet:
-            return False  # already open (another Lambda tripped it first) or the probe lease moved on
+            return False  # already open (another Lambda tripped it first), or no longer half-open
         return True
 
     # --- observation ----------------------------------------------------------------------------
