@@ -414,6 +414,21 @@ def test_cleanup_disconnects_the_leg_and_follows_up_by_email(world: World, start
     assert "conv-x1" in world.emulator.emails_sent("conv-x1")[0]["textBody"]
 
 
+def test_cleanup_after_a_failed_push_does_not_mention_an_invitation_the_customer_never_saw(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-x3")
+    state["check"] = {"status": "notify_failed"}  # NotifyFailed: the push never went out
+
+    result = cleanup(state, world.runtime)
+
+    assert result["reason"].startswith("push notification failed")
+    (follow_up,) = world.emulator.emails_sent("conv-x3")
+    assert "could not reach you" in follow_up["textBody"]
+    assert "not a good time" not in follow_up["textBody"]
+    assert "call you back" in follow_up["textBody"]
+
+
 def test_cleanup_keeps_a_chat_the_customer_joined_at_the_last_moment(
     world: World, start_case: StartCase
 ) -> None:

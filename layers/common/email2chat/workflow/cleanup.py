@@ -19,13 +19,18 @@ TIMEOUT_CLEANUP = "timeout_cleanup"
 CONNECTED = "connected"
 
 
-def follow_up_text(conversation_id: str) -> str:
-    return (
-        "Hello,\n\n"
+def follow_up_text(conversation_id: str, *, invited: bool = True) -> str:
+    """The email after a chat that did not happen. ``invited``: the push went out; when it failed, the
+    customer never saw an invitation, so the email must not thank them for ignoring one."""
+    opening = (
         "We invited you to a chat to resolve your request faster, but it looks like now is not a good time. "
-        "No problem: we will continue by email and reply to you here.\n\n"
-        f"Your reference: conversation {conversation_id}.\n"
+        "No problem: we will continue by email and reply to you here."
+        if invited
+        else "We tried to invite you to a chat to resolve your request faster, but could not reach you. "
+        "We will continue by email and reply to you here. If a phone call suits you better, reply with a "
+        "number and a good time, and we will call you back."
     )
+    return f"Hello,\n\n{opening}\n\nYour reference: conversation {conversation_id}.\n"
 
 
 def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -39,18 +44,15 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
     genesys.disconnect_participant(case.conversation_id, participant_id)
+    check = event.get("check")
+    notify_failed = isinstance(check, Mapping) and check.get("status") == "notify_failed"
     message_id = reply_to_customer(
         genesys,
         case.conversation_id,
         runtime.settings.fallback_from_address,
-        follow_up_text(case.conversation_id),
+        follow_up_text(case.conversation_id, invited=not notify_failed),
     )
-    check = event.get("check") if isinstance(event.get("check"), Mapping) else {}
-    why = (
-        "push notification failed"
-        if check and check.get("status") == "notify_failed"
-        else "no answer within the wait"
-    )
+    why = "push notification failed" if notify_failed else "no answer within the wait"
     return {
         "outcome": TIMEOUT_CLEANUP,
         "reason": f"{why}; chat leg closed, follow-up email sent",
