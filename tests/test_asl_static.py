@@ -170,3 +170,16 @@ def test_a_conversation_genesys_does_not_have_ends_invalid_not_deferred(
     not_found = states[next(c["Next"] for c in catchers if "NotFound" in c["ErrorEquals"])]
     assert not_found["Result"]["outcome"] == Outcome.INVALID.value
     assert not_found["Next"] == "RecordOutcome"
+
+
+def test_a_push_service_outage_defers_the_upgrade_and_a_refused_push_cleans_up(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    catchers = {name: c["Next"] for c in states["Notify"]["Catch"] for name in c["ErrorEquals"]}
+    assert catchers["Timeout"] == "AwaitAnswer"  # the push may have been delivered
+    for transient in ("ServerError", "RateLimited"):
+        unavailable = states[catchers[transient]]
+        assert unavailable["Result"] == {"status": "notify_failed"}  # RecordOutcome: not prompted
+        assert unavailable["ResultPath"] == "$.check"
+        assert unavailable["Next"] == "Defer"
+    assert states[catchers["States.ALL"]]["Next"] == "Cleanup"

@@ -512,6 +512,36 @@ def test_a_final_deferral_of_a_conversation_genesys_no_longer_has_is_recorded_no
     }
 
 
+def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_leg(
+    world: World, start_case: StartCase
+) -> None:
+    from email2chat.workflow.intake import process_record
+
+    state = _until_initiated(world, start_case, "conv-d7")
+    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=503)
+    with pytest.raises(ServerError):
+        notify(state, world.runtime)
+    # the ASL: Notify's retries spent -> NotifyUnavailable ($.check) -> Defer
+    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    deferred = defer(state, world.runtime)
+    assert deferred["final"] is False
+    assert deferred["reason"] == "push notification blocked (ServerError); re-queued as attempt 2"
+    record_outcome(state | {"final": deferred}, world.runtime)
+    world.emulator.clear_faults()
+
+    (requeued,) = world.sqs.sent_to(world.intake_queue_url)
+    next_attempt = world.sqs_record(requeued["MessageBody"], message_id="m-2")
+    assert process_record(next_attempt, world.runtime) == "started"
+    retry = world.execution_input(deferred["next_execution"])
+    assert collision_check(retry, world.runtime)["status"] == "clear"  # its own leg is not a collision
+    retry["initiate"] = initiate(retry, world.runtime)
+    notify(retry, world.runtime)
+
+    assert retry["initiate"]["adopted"] is True
+    assert [leg["state"] for leg in _legs(world, "conv-d7")] == ["alerting"]
+    assert len(world.emulator.notifications("conv-d7")) == 1
+
+
 def test_a_final_deferral_leaves_another_emails_chat_alone(world: World, start_case: StartCase) -> None:
     state = start_case("conv-d5", manual_chat=True)  # the customer's own chat, not ours
     world.clock.advance(3600)

@@ -30,6 +30,15 @@ def email_key(email_id: str) -> str:
     return f"{readable}-{digest}"
 
 
+NOTIFY_FAILED = "notify_failed"  # $.check.status written by the ASL's NotifyFailed / NotifyUnavailable
+
+
+def push_failed(event: Mapping[str, Any]) -> bool:
+    """The push never went out (Notify failed after its retries): the customer was not prompted."""
+    check = event.get("check")
+    return isinstance(check, Mapping) and check.get("status") == NOTIFY_FAILED
+
+
 def execution_name(key: str, attempt: int) -> str:
     """``<email-key>-<attempt>``: a redelivered message maps to the same name, so it cannot start twice."""
     return f"{key}-{attempt}"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
 from email2chat.genesys.models import ChatStatus
-from email2chat.workflow.case import case_of
+from email2chat.workflow.case import case_of, push_failed
 from email2chat.workflow.customer_email import reply_to_customer
 
 if TYPE_CHECKING:
@@ -44,8 +44,7 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
     genesys.disconnect_participant(case.conversation_id, participant_id)
-    check = event.get("check")
-    notify_failed = isinstance(check, Mapping) and check.get("status") == "notify_failed"
+    notify_failed = push_failed(event)
     message_id = reply_to_customer(
         genesys,
         case.conversation_id,

@@ -1,4 +1,6 @@
-"""Defer: Genesys cannot take the upgrade now (breaker open, limiter backlog, retries spent).
+"""Defer: Genesys cannot take the upgrade now (breaker open, limiter backlog, retries spent), or cannot
+deliver the push (503s or 429s after Notify's retries: the next attempt resumes the chat leg and pushes
+again).
 
 The email is not lost: it goes back on the intake queue with a delay and the next attempt number (a new
 execution ``<email-key>-<attempt>``). Only an email still blocked after ``defer_retry_window_s``, or one
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
 from email2chat.errors import ConfigError, NotFound
-from email2chat.workflow.case import UpgradeCase, case_of
+from email2chat.workflow.case import UpgradeCase, case_of, push_failed
 from email2chat.workflow.collision import own_active_leg
 from email2chat.workflow.intake_messages import deferred_message
 
@@ -87,7 +89,8 @@ def _error_name(event: Mapping[str, Any]) -> str:
 def _why(event: Mapping[str, Any]) -> str:
     error = event.get("error")
     if isinstance(error, Mapping) and error.get("Error"):
-        return f"initiate blocked ({error['Error']})"
+        step = "push notification" if push_failed(event) else "initiate"
+        return f"{step} blocked ({error['Error']})"
     initiate = event.get("initiate")
     if isinstance(initiate, Mapping) and initiate.get("reason"):
         return str(initiate["reason"])

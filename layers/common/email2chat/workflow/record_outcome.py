@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
 from email2chat.state.outcomes import Outcome, OutcomeRecord
-from email2chat.workflow.case import case_of
+from email2chat.workflow.case import case_of, push_failed
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -71,7 +71,7 @@ def _customer_may_have_been_prompted(event: Mapping[str, Any]) -> bool:
         return True
     if _section(event, "initiate").get("status") != "initiated":
         return False
-    return _section(event, "check").get("status") != "notify_failed"
+    return not push_failed(event)
 
 
 def _section(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
