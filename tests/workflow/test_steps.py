@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from email2chat.errors import BreakerOpen, LockHeld, RateLimited, ServerError, Timeout
+from email2chat.errors import BreakerOpen, LockHeld, OutcomeUnknown, RateLimited, ServerError, Timeout
 from email2chat.genesys.client import ClientCredentials, GenesysClient
 from email2chat.state.breaker import BreakerState
 from email2chat.state.outcomes import Outcome
@@ -510,6 +510,18 @@ def test_a_final_deferral_of_a_conversation_genesys_no_longer_has_is_recorded_no
         "final": True,
         "reason": "initiateChat failed with a non-retryable error (NotFound)",
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "raised"), [(503, ServerError), (500, OutcomeUnknown), (502, OutcomeUnknown)]
+)
+def test_only_a_push_that_was_not_taken_may_be_repeated(
+    world: World, start_case: StartCase, status: int, raised: type[Exception]
+) -> None:
+    state = _until_initiated(world, start_case, f"conv-n{status}")
+    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=status)
+    with pytest.raises(raised):
+        notify(state, world.runtime)
 
 
 def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_leg(

@@ -78,6 +78,11 @@ class Timeout(GenesysError):
     """No answer within the read timeout, or the connection could not be made: counts for the breaker."""
 
 
+class OutcomeUnknown(GenesysError):
+    """A call that is not idempotent failed in a way that may have taken effect (HTTP 500, 502, 504):
+    repeating it could act twice, so the workflow goes on as if it had (the push: wait for the customer)."""
+
+
 class MalformedResponse(GenesysError):
     """Genesys answered 2xx with a body that is not the JSON we expect."""
 

@@ -1,6 +1,8 @@
 """Notify (guide, section 4): the push notification with a deep link into the new chat session.
 
-Sent only after initiateChat answered 201 (the state machine reaches Notify only from ``initiated``).
+Sent only after initiateChat answered 201 (the state machine reaches Notify only from ``initiated``). A push
+is not idempotent: only a 503 or a 429 (not taken) is retried or deferred; a timeout or another 5xx may have
+reached the customer, so the workflow waits for them (``Timeout`` / ``OutcomeUnknown`` -> AwaitAnswer).
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
+from email2chat.errors import OutcomeUnknown, ServerError
 from email2chat.genesys.models import PushNotification
 from email2chat.workflow.case import case_of
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
 
+SERVICE_UNAVAILABLE = 503
 TITLE = "We are ready to help you faster via Chat"
 BODY = "Tap here to start a chat with an agent now."
 
@@ -30,14 +34,23 @@ def notify(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
     url = deep_link(runtime.settings.chat_deep_link_base, str(initiated["session_id"]))
-    notification_id = runtime.genesys.send_push_notification(
-        PushNotification(
-            customer_id=case.customer_id,
-            title=TITLE,
-            body=BODY,
-            action_url=url,
-            conversation_id=case.conversation_id,
-        )
+    push = PushNotification(
+        customer_id=case.customer_id,
+        title=TITLE,
+        body=BODY,
+        action_url=url,
+        conversation_id=case.conversation_id,
     )
+    try:
+        notification_id = runtime.genesys.send_push_notification(push)
+    except ServerError as error:
+        if error.status == SERVICE_UNAVAILABLE:
+            raise  # the push was not taken: the ASL retries it, then defers the upgrade
+        # 500, 502, 504: the push may have gone out, and a push has no idempotency key
+        raise OutcomeUnknown(
+            f"push notification outcome unknown ({error.message})",
+            status=error.status,
+            correlation_id=error.correlation_id,
+        ) from error
     observability.logger.info("customer notified", extra={"notification_id": notification_id})
     return {"notification_id": notification_id, "deep_link": url, "notified_at": runtime.clock.now()}
