@@ -99,7 +99,12 @@ def _field(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], whe
     if value is default:
         return value
     if kind in (float, (int, float)) and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a 400-digit integer
+            raise ScenarioError(
+                f"{where}: {key!r} is too large, got a {len(str(value))}-digit number"
+            ) from None
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ScenarioError(f"{where}: {key!r} must be {getattr(kind, '__name__', kind)}, got {value!r}")
     return value

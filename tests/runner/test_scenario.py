@@ -75,6 +75,7 @@ def test_a_raw_message_is_kept_verbatim() -> None:
         ({"send_at_s": -1}, "send_at_s"),
         ({"queue_wait_minutes": float("nan")}, "queue_wait_minutes"),
         ({"expect": "conected"}, "expect"),
+        ({"agent_delay_s": 10**400}, "agent_delay_s"),
     ],
 )
 def test_a_bad_line_names_the_line_and_the_field(change: dict[str, object], message: str) -> None:

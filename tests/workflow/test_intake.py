@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from email2chat.state.outcomes import Outcome
+from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import email_key, execution_name
 from email2chat.workflow.intake import handle_batch, process_record
 from hypothesis import given
@@ -105,6 +105,23 @@ def test_an_event_for_an_unknown_conversation_is_invalid(world: World) -> None:
 
     assert process_record(world.sqs_record(event), world.runtime) == "invalid"
     assert world.runtime.outcomes.get("sqs-m-1") is not None
+
+
+def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: World) -> None:
+    world.seed("conv-5")
+    process_record(world.sqs_record(world.direct_message("email-5", "conv-5")), world.runtime)
+    world.runtime.outcomes.record(
+        OutcomeRecord(email_id="email-5", outcome=Outcome.CONNECTED, reason="customer joined the chat")
+    )
+    broken = {"email_id": "email-5", "conversation_id": "conv-5"}  # no subject, body or customer
+
+    assert process_record(world.sqs_record(broken, message_id="bad-5"), world.runtime) == "invalid"
+    settled = world.runtime.outcomes.get("email-5")
+    assert settled is not None
+    assert settled.outcome is Outcome.CONNECTED
+    rejected = world.runtime.outcomes.get("sqs-bad-5")
+    assert rejected is not None
+    assert rejected.outcome is Outcome.INVALID
 
 
 class BrokenClassifier:

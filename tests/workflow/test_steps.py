@@ -539,6 +539,8 @@ def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_le
     assert deferred["final"] is False
     assert deferred["reason"] == "push notification blocked (ServerError); re-queued as attempt 2"
     record_outcome(state | {"final": deferred}, world.runtime)
+    customer_key = state["case"]["customer_key"]
+    assert not world.runtime.cooldown.claim(customer_key, "another-email")  # kept for the next attempt
     world.emulator.clear_faults()
 
     (requeued,) = world.sqs.sent_to(world.intake_queue_url)
@@ -552,6 +554,22 @@ def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_le
     assert retry["initiate"]["adopted"] is True
     assert [leg["state"] for leg in _legs(world, "conv-d7")] == ["alerting"]
     assert len(world.emulator.notifications("conv-d7")) == 1
+
+
+def test_a_final_deferral_after_failed_pushes_closes_the_leg_and_gives_the_claim_back(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-d8")
+    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    world.clock.advance(3600)
+
+    final = defer(state, world.runtime)
+    record_outcome(state | {"final": final}, world.runtime)
+
+    assert final["final"] is True
+    assert final["reason"].endswith("the chat leg it opened was closed")
+    assert [leg["state"] for leg in _legs(world, "conv-d8")] == ["disconnected"]
+    assert world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")  # never prompted
 
 
 def test_a_final_deferral_leaves_another_emails_chat_alone(world: World, start_case: StartCase) -> None:

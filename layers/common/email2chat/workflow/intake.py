@@ -340,7 +340,9 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     body = record.get("body")
     body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
-    email_id = email_id_hint(body_text) or f"sqs-{message_id}"
+    hint = email_id_hint(body_text)
+    # A broken copy of an email that already has an outcome must not overwrite it ("connected" -> "invalid")
+    email_id = hint if hint and runtime.outcomes.get(hint) is None else f"sqs-{message_id}"
     reason = reason[:900]  # a message attribute, a record field: short and free of content
     runtime.sqs.send_message(
         QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
