@@ -8,7 +8,7 @@ from email2chat.clock import ManualClock
 from email2chat.errors import BreakerOpen
 from email2chat.state.breaker import BreakerPermit, BreakerState, CircuitBreaker
 from email2chat.state.table import StateTable
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from .conftest import START, CountingClient, run_concurrently
@@ -132,17 +132,26 @@ def test_a_silent_probe_loses_its_lease_to_a_successor(table: StateTable, clock:
     assert breaker.before_call("successor").is_probe
 
 
+def _probe_outlasting_its_lease(
+    table: StateTable, clock: ManualClock, transitions: Transitions
+) -> tuple[CircuitBreaker, BreakerPermit, BreakerPermit]:
+    """(breaker, the slow probe, its successor): the slow one's lease ran out, the successor is in flight."""
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(30)
+    slow = breaker.before_call("slow")
+    clock.advance(25)  # past probe_lease_s
+    successor = breaker.before_call("successor")
+    assert successor.is_probe
+    return breaker, slow, successor
+
+
 def test_a_probe_answering_after_its_lease_still_closes_a_half_open_breaker(
     table: StateTable, clock: ManualClock
 ) -> None:
     # One POST with its timeouts can outlast the lease: its success is still Genesys answering.
     transitions: Transitions = []
-    breaker = make(table, transitions)
-    open_breaker(breaker)
-    clock.advance(30)
-    slow = breaker.before_call("slow")
-    clock.advance(25)  # past probe_lease_s; a successor probe is in flight
-    successor = breaker.before_call("successor")
+    breaker, slow, successor = _probe_outlasting_its_lease(table, clock, transitions)
     breaker.record_success(slow)
     assert breaker.state() is BreakerState.CLOSED
     assert transitions[-1] == (BreakerState.HALF_OPEN, BreakerState.CLOSED)
@@ -155,15 +164,25 @@ def test_a_probe_failing_after_its_lease_still_reopens_a_half_open_breaker(
     table: StateTable, clock: ManualClock
 ) -> None:
     transitions: Transitions = []
-    breaker = make(table, transitions)
-    open_breaker(breaker)
-    clock.advance(30)
-    slow = breaker.before_call("slow")
-    clock.advance(25)
-    assert breaker.before_call("successor").is_probe
+    breaker, slow, _ = _probe_outlasting_its_lease(table, clock, transitions)
     breaker.record_failure(slow)
     assert breaker.state() is BreakerState.OPEN
     assert transitions[-1] == (BreakerState.HALF_OPEN, BreakerState.OPEN)
+
+
+def test_a_probe_from_an_earlier_half_open_period_decides_nothing_in_a_later_one(
+    table: StateTable, clock: ManualClock
+) -> None:
+    transitions: Transitions = []
+    breaker, stale, successor = _probe_outlasting_its_lease(table, clock, transitions)
+    breaker.record_failure(successor)  # re-opens: a new period
+    clock.advance(30)
+    current = breaker.before_call("current")
+    assert current.is_probe
+    breaker.record_failure(stale)  # from the first period: counted, but it re-opens nothing
+    assert breaker.state() is BreakerState.HALF_OPEN
+    breaker.record_success(current)
+    assert breaker.state() is BreakerState.CLOSED
 
 
 def test_late_failures_while_open_do_not_retrip_or_notify(table: StateTable) -> None:
@@ -243,6 +262,7 @@ class ReferenceBreaker:
         self.window_start: float | None = None
         self.failures = 0
         self.open_until = 0.0
+        self.opened_at = 0.0  # the open period a probe belongs to
         self.holder: str | None = None
         self.probe_until = 0.0
 
@@ -259,9 +279,9 @@ class ReferenceBreaker:
         self.state, self.holder, self.probe_until = BreakerState.HALF_OPEN, caller, now + self.lease_s
         return True
 
-    def record_failure(self, caller: str, is_probe: bool, now: float) -> None:
-        if is_probe and self.state is BreakerState.HALF_OPEN:  # its lease may have run out: still evidence
-            self._open(now)
+    def record_failure(self, is_probe: bool, episode: float, now: float) -> None:
+        if is_probe and self.state is BreakerState.HALF_OPEN and episode == self.opened_at:
+            self._open(now)  # late or not, a probe decides its own period
             return
         if self.window_start is not None and self.window_start > now - self.window_s:
             self.failures += 1
@@ -270,12 +290,17 @@ class ReferenceBreaker:
         if self.failures >= self.threshold and self.state is BreakerState.CLOSED:
             self._open(now)
 
-    def record_success(self, caller: str, is_probe: bool) -> None:
-        if is_probe and self.state is BreakerState.HALF_OPEN:
+    def record_success(self, is_probe: bool, episode: float) -> None:
+        if is_probe and self.state is BreakerState.HALF_OPEN and episode == self.opened_at:
             self.state, self.failures, self.window_start, self.holder = BreakerState.CLOSED, 0, None, None
 
     def _open(self, now: float) -> None:
-        self.state, self.open_until, self.holder = BreakerState.OPEN, now + self.open_s, None
+        self.state, self.open_until, self.opened_at, self.holder = (
+            BreakerState.OPEN,
+            now + self.open_s,
+            now,
+            None,
+        )
 
     def effective_state(self, now: float) -> BreakerState:
         if self.state is BreakerState.OPEN and now >= self.open_until:
@@ -288,17 +313,38 @@ breaker_steps = st.lists(
     st.tuples(
         st.sampled_from([0.0, 0.5, 1.0, 5.0, 10.0, 19.0, 20.0, 29.0, 30.0, 61.0]),  # clock step
         st.integers(min_value=0, max_value=2),  # caller
-        st.sampled_from(["success", "failure", "failure", "silent", "silent"]),  # what the call then reports
+        # what the call then reports; "hold": it answers in a later step, perhaps after its lease
+        st.sampled_from(["success", "failure", "failure", "silent", "hold", "hold"]),
+        st.sampled_from([None, None, "success", "failure"]),  # the oldest held call answers first
     ),
     min_size=1,
     max_size=40,
 )
 
 
-@settings(max_examples=50, deadline=None, derandomize=True, database=None)
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
 @given(steps=breaker_steps, threshold=st.integers(min_value=1, max_value=3))
+@example(  # a probe answers after its lease ran out and a successor took over: its success still closes
+    steps=[
+        (0.0, 0, "failure", None),
+        (30.0, 1, "hold", None),
+        (20.0, 2, "silent", None),
+        (0.0, 0, "silent", "success"),
+    ],
+    threshold=1,
+)
+@example(  # ... and a probe of an earlier open period decides nothing in a later one
+    steps=[
+        (0.0, 0, "failure", None),
+        (30.0, 1, "hold", None),
+        (20.0, 2, "failure", None),
+        (30.0, 0, "hold", None),  # the next period's probe
+        (0.0, 1, "silent", "failure"),  # the first period's probe fails now
+    ],
+    threshold=1,
+)
 def test_property_breaker_matches_the_reference_model(
-    dynamodb: Any, steps: list[tuple[float, int, str]], threshold: int
+    dynamodb: Any, steps: list[tuple[float, int, str, str | None]], threshold: int
 ) -> None:
     clock = ManualClock(START)
     name = f"model-{next(_breaker_names)}"
@@ -309,8 +355,20 @@ def test_property_breaker_matches_the_reference_model(
         table, name=name, failure_threshold=threshold, window_s=60, open_s=30, probe_lease_s=20
     )
     model = ReferenceBreaker(threshold, 60, 30, 20)
-    for step, who, report in steps:
+    held: list[tuple[BreakerPermit, float]] = []  # (permit, the model's episode for it)
+
+    def report(permit: BreakerPermit, episode: float, outcome: str) -> None:
+        if outcome == "failure":
+            breaker.record_failure(permit)
+            model.record_failure(permit.is_probe, episode, clock.now())
+        else:
+            breaker.record_success(permit)
+            model.record_success(permit.is_probe, episode)
+
+    for step, who, outcome, held_answer in steps:
         clock.advance(step)
+        if held and held_answer is not None:
+            report(*held.pop(0), held_answer)
         now, caller = clock.now(), f"exec-{who}"
         expected = model.before_call(caller, now)
         try:
@@ -318,10 +376,8 @@ def test_property_breaker_matches_the_reference_model(
         except BreakerOpen:
             permit = None
         assert (None if permit is None else permit.is_probe) == expected, (step, caller, model.state)
-        if permit is not None and report == "failure":
-            breaker.record_failure(permit)
-            model.record_failure(caller, permit.is_probe, now)
-        elif permit is not None and report == "success":
-            breaker.record_success(permit)
-            model.record_success(caller, permit.is_probe)
+        if permit is not None and outcome in ("success", "failure"):
+            report(permit, model.opened_at, outcome)
+        elif permit is not None and outcome == "hold":
+            held.append((permit, model.opened_at))
         assert breaker.state() is model.effective_state(now)

@@ -8,9 +8,10 @@ HALF_OPEN: once ``open_s`` has passed, exactly one caller wins the probe with a 
 it for ``probe_lease_s``; everyone else is refused. The probe's success closes the breaker, its failure
 re-opens it for a new ``open_s``; a probe that never reports back loses its lease and another caller
 may probe. A probe that reports after its lease ran out still made a real call to Genesys: while the breaker
-is half-open its success closes it and its failure re-opens it (when one POST, with its timeouts, outlasts
-the lease, ignoring late answers left the breaker half-open long after Genesys recovered: one call per
-lease); once the breaker has left half-open, a late failure counts like any other.
+is in the same half-open period (``opened_at`` unchanged) its success closes it and its failure re-opens it
+(when one POST, with its timeouts, outlasted the lease, ignoring late answers left the breaker half-open long
+after Genesys recovered: one call per lease). An answer from an earlier period, or after the breaker closed,
+decides nothing; a failure then counts like any other.
 
 Round trips: ``before_call`` 1 (GetItem) while CLOSED or OPEN, 2 when it elects a probe;
 ``record_failure`` 1 (2 when it starts a new window or trips the breaker); ``record_success`` 0 for a
@@ -43,6 +44,7 @@ class BreakerPermit:
 
     is_probe: bool
     holder: str
+    episode: float = 0.0  # a probe's: ``opened_at`` of the open period it probes; it decides only that one
 
 
 TransitionListener = Callable[[BreakerState, BreakerState], None]
@@ -84,16 +86,19 @@ class CircuitBreaker:
             raise BreakerOpen(
                 f"circuit breaker {self.name} is open", retry_after=float(item["open_until"]) - now
             )
+        episode = float(item.get("opened_at", 0.0))
         if state is BreakerState.HALF_OPEN and item.get("probe_holder") == caller:
-            return BreakerPermit(is_probe=True, holder=caller)  # a retried step keeps its own probe
+            return BreakerPermit(
+                is_probe=True, holder=caller, episode=episode
+            )  # a retried step keeps its probe
         if state is BreakerState.HALF_OPEN and now < float(item.get("probe_until", 0)):
             raise BreakerOpen(
                 f"circuit breaker {self.name} is half-open and a probe is in flight",
                 retry_after=float(item["probe_until"]) - now,
             )
-        return self._elect_probe(caller, state, now)
+        return self._elect_probe(caller, state, now, episode)
 
-    def _elect_probe(self, caller: str, seen: BreakerState, now: float) -> BreakerPermit:
+    def _elect_probe(self, caller: str, seen: BreakerState, now: float, episode: float) -> BreakerPermit:
         try:
             self._table.update(
                 self._pk,
@@ -101,8 +106,10 @@ class CircuitBreaker:
                 "SET #state = :half_open, probe_holder = :caller, probe_until = :probe_until,"
                 " expires_at = :expires",
                 # Exactly one winner: the write is conditional on the state every contender saw.
-                condition="(#state = :open AND open_until <= :now)"
-                " OR (#state = :half_open AND (probe_until <= :now OR probe_holder = :caller))",
+                # The period is the one it read, so the permit's episode is the period it probes.
+                condition="((#state = :open AND open_until <= :now)"
+                " OR (#state = :half_open AND (probe_until <= :now OR probe_holder = :caller)))"
+                " AND opened_at = :episode",
                 names=_NAMES,
                 values={
                     ":half_open": BreakerState.HALF_OPEN.value,
@@ -110,6 +117,7 @@ class CircuitBreaker:
                     ":caller": caller,
                     ":now": now,
                     ":probe_until": now + self.probe_lease_s,
+                    ":episode": episode,
                     ":expires": self._table.record_expiry(now=now),
                 },
                 return_values="NONE",
@@ -123,11 +131,11 @@ class CircuitBreaker:
             ) from None
         if seen is BreakerState.OPEN:
             self._notify(BreakerState.OPEN, BreakerState.HALF_OPEN)
-        return BreakerPermit(is_probe=True, holder=caller)
+        return BreakerPermit(is_probe=True, holder=caller, episode=episode)
 
     def record_success(self, permit: BreakerPermit) -> None:
-        """A probe's success (late or not) closes a half-open breaker and clears the failure window; others
-        cost nothing."""
+        """A probe's success (late or not) closes the half-open period it probed and clears the failure
+        window; others cost nothing."""
         if not permit.is_probe:
             return
         try:
@@ -136,24 +144,25 @@ class CircuitBreaker:
                 _SK,
                 "SET #state = :closed, failures = :zero, expires_at = :expires"
                 " REMOVE window_start, open_until, probe_holder, probe_until",
-                condition="#state = :half_open",
+                condition="#state = :half_open AND opened_at = :episode",
                 names=_NAMES,
                 values={
                     ":closed": BreakerState.CLOSED.value,
                     ":half_open": BreakerState.HALF_OPEN.value,
+                    ":episode": permit.episode,
                     ":zero": 0,
                     ":expires": self._table.record_expiry(),
                 },
                 return_values="NONE",
             )
         except ConditionNotMet:
-            return  # already closed by another probe, or re-opened by a failure since
+            return  # already closed by another probe, or re-opened since: a later period decides
         self._notify(BreakerState.HALF_OPEN, BreakerState.CLOSED)
 
     def record_failure(self, permit: BreakerPermit) -> None:
-        """Count a 5xx / timeout fleet-wide; a probe's failure re-opens a half-open breaker at once."""
+        """Count a 5xx / timeout fleet-wide; a probe's failure re-opens the half-open period it probed."""
         now = self._table.now()
-        if permit.is_probe and self._open(now, from_state=BreakerState.HALF_OPEN):
+        if permit.is_probe and self._open(now, from_state=BreakerState.HALF_OPEN, episode=permit.episode):
             self._notify(BreakerState.HALF_OPEN, BreakerState.OPEN)
             return
         failures = self._count_failure(now)
@@ -192,13 +201,17 @@ class CircuitBreaker:
                 pass
         return 0  # extreme contention: this one failure goes uncounted, the others are
 
-    def _open(self, now: float, *, from_state: BreakerState) -> bool:
-        """Trip from CLOSED (the failure count reached the threshold) or re-open from HALF_OPEN (a probe
-        failed); False when the breaker was no longer in ``from_state``."""
+    def _open(self, now: float, *, from_state: BreakerState, episode: float | None = None) -> bool:
+        """Trip from CLOSED (the failure count reached the threshold) or re-open from HALF_OPEN (a probe of
+        period ``episode`` failed); False when the breaker was no longer there."""
         condition = "#state = :from"
         if from_state is BreakerState.CLOSED:
             condition = "attribute_not_exists(#state) OR " + condition
-        values: dict[str, Any] = {
+        values: dict[str, Any] = {}
+        if episode is not None:
+            condition += " AND opened_at = :episode"
+            values[":episode"] = episode
+        values |= {
             ":open": BreakerState.OPEN.value,
             ":from": from_state.value,
             ":now": now,
