@@ -185,6 +185,21 @@ def test_a_probe_from_an_earlier_half_open_period_decides_nothing_in_a_later_one
     assert breaker.state() is BreakerState.CLOSED
 
 
+def test_a_probe_elected_on_a_stale_read_does_not_report_the_breaker_opening_to_half_open_again(
+    table: StateTable, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transitions: Transitions = []
+    breaker = make(table, transitions)
+    open_breaker(breaker)
+    clock.advance(30)
+    stale = table.get("BREAKER#genesys-initiate", "STATE")  # a slow Lambda read the OPEN item ...
+    assert breaker.before_call("first").is_probe  # ... before another one was elected
+    clock.advance(20)  # the first probe's lease ran out
+    monkeypatch.setattr(table, "get", lambda *_: stale)
+    assert breaker.before_call("second").is_probe
+    assert transitions.count((BreakerState.OPEN, BreakerState.HALF_OPEN)) == 1
+
+
 def test_late_failures_while_open_do_not_retrip_or_notify(table: StateTable) -> None:
     transitions: Transitions = []
     breaker = make(table, transitions)

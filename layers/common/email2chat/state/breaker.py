@@ -96,11 +96,11 @@ class CircuitBreaker:
                 f"circuit breaker {self.name} is half-open and a probe is in flight",
                 retry_after=float(item["probe_until"]) - now,
             )
-        return self._elect_probe(caller, state, now, episode)
+        return self._elect_probe(caller, now, episode)
 
-    def _elect_probe(self, caller: str, seen: BreakerState, now: float, episode: float) -> BreakerPermit:
+    def _elect_probe(self, caller: str, now: float, episode: float) -> BreakerPermit:
         try:
-            self._table.update(
+            replaced = self._table.update(
                 self._pk,
                 _SK,
                 "SET #state = :half_open, probe_holder = :caller, probe_until = :probe_until,"
@@ -120,7 +120,7 @@ class CircuitBreaker:
                     ":episode": episode,
                     ":expires": self._table.record_expiry(now=now),
                 },
-                return_values="NONE",
+                return_values="ALL_OLD",
             )
         except ConditionNotMet as lost:
             current = lost.current or {}
@@ -129,7 +129,7 @@ class CircuitBreaker:
                 f"circuit breaker {self.name}: another caller holds the probe",
                 retry_after=max(0.0, until - now),
             ) from None
-        if seen is BreakerState.OPEN:
+        if replaced.get("state") == BreakerState.OPEN:  # what the write replaced, not what the read saw
             self._notify(BreakerState.OPEN, BreakerState.HALF_OPEN)
         return BreakerPermit(is_probe=True, holder=caller, episode=episode)
 
