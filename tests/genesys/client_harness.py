@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from email2chat.clock import ManualClock
@@ -19,10 +20,13 @@ class SleepRecorder:
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.waits: list[float] = []
+        self.on_wait: Callable[[], None] | None = None  # what changes in the world while the client waits
 
     def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
         self.clock.advance(seconds)
+        if self.on_wait is not None:
+            self.on_wait()
 
 
 def seed(emulator: GenesysEmulator, conversation_id: str = CONVERSATION_ID, **overrides: Any) -> str:

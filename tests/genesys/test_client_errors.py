@@ -19,6 +19,7 @@ from email2chat.errors import (
     RateLimited,
     ServerError,
     Timeout,
+    Unauthorized,
 )
 from email2chat.genesys.client import GenesysClient
 from email2chat.genesys.models import InitiateChatRequest, PushNotification
@@ -212,7 +213,33 @@ def test_a_malformed_json_answer_raises_malformed_response(
 
     assert raised.value.status == 200
     assert "not JSON" in str(raised.value)
-    assert raised.value.correlation_id == api_requests(emulator, "get_conversation")[0]["correlation_id"]
+    attempts = api_requests(emulator, "get_conversation")
+    assert len(attempts) == 3  # a garbled 200 is retried like a 5xx, then surfaces
+    assert raised.value.correlation_id == attempts[-1]["correlation_id"]
+
+
+def test_a_get_is_retried_past_one_garbled_answer(
+    emulator: GenesysEmulator, client: GenesysClient, sleeper: SleepRecorder
+) -> None:
+    seed(emulator)
+    emulator.set_fault("get_conversation", malformed_rate=1.0)
+    sleeper.on_wait = emulator.clear_faults  # the proxy recovers while the client waits
+
+    assert client.get_conversation(CONVERSATION_ID).id == CONVERSATION_ID
+    assert [e["status"] for e in api_requests(emulator, "get_conversation")] == [200, 200]
+
+
+@pytest.mark.parametrize("status", [400, 403])
+def test_a_refused_token_request_is_unauthorized_not_a_bad_email(
+    emulator: GenesysEmulator, make_client: Callable[..., GenesysClient], status: int
+) -> None:
+    seed(emulator)
+    emulator.set_fault("token", error_rate=1.0, error_status=status)
+
+    with pytest.raises(Unauthorized) as raised:
+        make_client().get_conversation(CONVERSATION_ID)
+
+    assert raised.value.status == status
 
 
 def test_every_call_logs_its_correlation_id(

@@ -572,6 +572,19 @@ def test_a_final_deferral_after_failed_pushes_closes_the_leg_and_gives_the_claim
     assert world.runtime.cooldown.claim(state["case"]["customer_key"], "another-email")  # never prompted
 
 
+def test_a_final_deferral_is_recorded_even_when_its_chat_leg_cannot_be_checked(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-d9")
+    world.clock.advance(3600)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=403)
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is True
+    assert result["reason"].endswith("; its chat leg could not be checked (Forbidden)")
+
+
 def test_a_final_deferral_leaves_another_emails_chat_alone(world: World, start_case: StartCase) -> None:
     state = start_case("conv-d5", manual_chat=True)  # the customer's own chat, not ours
     world.clock.advance(3600)

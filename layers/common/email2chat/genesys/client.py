@@ -1,8 +1,10 @@
 """The requests-based adapter of ``GenesysPort``: OAuth, one session, timeouts, typed errors, bounded retries.
 
 Retry policy (one, owned here, unlike the SDK's silent urllib3 retries): GETs are retried a bounded number of
-times on 429 (honouring ``Retry-After``), 5xx and timeouts. POSTs and PATCHes are never retried blindly: the
-workflow decides, after reading state back. The one exception is a 401, after which any call is sent once
+times on 429 (honouring ``Retry-After``), 5xx, timeouts and a 200 whose body is not the JSON expected (a
+garbled answer, as a proxy can send). A 4xx from the token endpoint (credentials or grant refused) is
+``Unauthorized``: a deployment problem, never an email's fault. POSTs and PATCHes are never retried blindly:
+the workflow decides, after reading state back. The one exception is a 401, after which any call is sent once
 more with a fresh token (a 401 means Genesys did not act on the request).
 """
 
@@ -294,7 +296,7 @@ class GenesysClient:
                     observe_rate_limit=False,  # the login host's budget is not the API budget
                 )
                 if response.status_code != 200:
-                    raise _error_from_response(response, "token")
+                    raise _token_error(_error_from_response(response, "token"))
                 data = _json_of(response, "token")
                 if not isinstance(data, dict) or not data.get("access_token"):
                     raise MalformedResponse(
@@ -303,7 +305,7 @@ class GenesysClient:
                         correlation_id=response.headers.get(CORRELATION_HEADER),
                     )
                 return str(data["access_token"]), float(data.get("expires_in") or 86400)
-            except (RateLimited, ServerError, Timeout) as error:
+            except (RateLimited, ServerError, Timeout, MalformedResponse) as error:
                 self._wait_before_retry(error, attempt, "token")
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
@@ -330,7 +332,7 @@ class GenesysClient:
                 if response.status_code >= 400:
                     raise _error_from_response(response, endpoint)
                 return _json_of(response, endpoint)
-            except (RateLimited, ServerError, Timeout) as error:
+            except (RateLimited, ServerError, Timeout, MalformedResponse) as error:
                 if attempt >= retries_left:
                     raise
                 self._wait_before_retry(error, attempt, endpoint)
@@ -445,6 +447,16 @@ def _error_from_response(response: requests.Response, endpoint: str) -> GenesysE
     if status >= 500:
         return ServerError(text, **common)
     return BadRequest(text, **common)  # any other 4xx: the request itself is at fault
+
+
+def _token_error(error: GenesysError) -> GenesysError:
+    """A 4xx from the token endpoint (credentials or grant refused) is ``Unauthorized``, whatever its status:
+    a deployment problem, never an email's fault (a ``BadRequest`` would send every email to the DLQ)."""
+    if isinstance(error, RateLimited | Unauthorized) or not (error.status and 400 <= error.status < 500):
+        return error
+    refused = Unauthorized(error.message, status=error.status, code=error.code)
+    refused.correlation_id = error.correlation_id
+    return refused
 
 
 def _retry_after(response: requests.Response, message: Any) -> float:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import ConfigError, NotFound
+from email2chat.errors import ConfigError, GenesysError, NotFound
 from email2chat.workflow.case import UpgradeCase, case_of, push_failed
 from email2chat.workflow.collision import own_active_leg
 from email2chat.workflow.intake_messages import deferred_message
@@ -61,8 +61,11 @@ def defer(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
 
 
 def _final(reason: str, case: UpgradeCase, runtime: Runtime) -> dict[str, Any]:
-    if _close_own_chat_leg(case, runtime):
-        reason += "; the chat leg it opened was closed"
+    try:
+        if _close_own_chat_leg(case, runtime):
+            reason += "; the chat leg it opened was closed"
+    except GenesysError as error:  # still the email's final outcome: say what is unknown, do not fail it
+        reason += f"; its chat leg could not be checked ({type(error).__name__})"
     return {"outcome": DEFERRED, "final": True, "reason": reason}
 
 

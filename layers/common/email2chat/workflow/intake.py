@@ -30,6 +30,7 @@ from email2chat.errors import (
     BadRequest,
     ConfigError,
     InvalidEmailEvent,
+    MalformedResponse,
     NotFound,
     RateLimited,
     ServerError,
@@ -129,7 +130,7 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
         return start_upgrade(message.case, runtime)
     except (InvalidEmailEvent, NotFound, BadRequest) as exc:
         return reject(record, runtime, str(exc))
-    except (RateLimited, ServerError, Timeout) as exc:
+    except (RateLimited, ServerError, Timeout, MalformedResponse) as exc:
         return retry_later(record, wrapper, exc, runtime)
 
 
