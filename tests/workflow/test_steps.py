@@ -400,6 +400,19 @@ def test_fallback_email_quotes_the_conversation_and_offers_a_callback(
     assert email["subject"].startswith("Re: ")
 
 
+def test_the_fallback_email_still_goes_out_when_the_message_list_cannot_be_read(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-f2", customer_action="decline", answer_after_s=1)
+    world.clock.advance(1)
+    state["check"] = check_status(state, world.runtime)
+    world.emulator.set_fault("list_messages", error_rate=1.0, error_status=403)
+
+    assert fallback(state, world.runtime)["outcome"] == "declined_fallback"
+    (email,) = world.emulator.emails_sent("conv-f2")
+    assert [a["email"] for a in email["to"]] == ["conv-f2@customer.example"]  # the participant's address
+
+
 def test_cleanup_disconnects_the_leg_and_follows_up_by_email(world: World, start_case: StartCase) -> None:
     state = _until_notified(world, start_case, "conv-x1", customer_action="ignore")
     world.clock.advance(300)
@@ -427,6 +440,22 @@ def test_cleanup_after_a_failed_push_does_not_mention_an_invitation_the_customer
     assert "could not reach you" in follow_up["textBody"]
     assert "not a good time" not in follow_up["textBody"]
     assert "call you back" in follow_up["textBody"]
+
+
+def test_a_leg_genesys_refuses_to_close_does_not_hold_back_the_follow_up_email(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-x4", customer_action="ignore")
+    world.clock.advance(300)
+    world.emulator.set_fault("disconnect_participant", error_rate=1.0, error_status=403)
+
+    result = cleanup(state, world.runtime)
+
+    assert result["reason"] == (
+        "no answer within the wait; chat leg could not be closed (Forbidden; Genesys times it out),"
+        " follow-up email sent"
+    )
+    assert len(world.emulator.emails_sent("conv-x4")) == 1
 
 
 def test_cleanup_keeps_a_chat_the_customer_joined_at_the_last_moment(

@@ -1,6 +1,7 @@
 """Cleanup (guide, section 4: orphaned sessions): nobody joined within the wait, so close the chat leg
-(already disconnected counts as done) and follow up by email. If the customer joined at the last moment,
-nothing is closed and the outcome is ``connected``."""
+(already disconnected counts as done) and follow up by email; a leg Genesys refuses for good to close does
+not hold the email back (a transient failure is retried by the state machine first). If the customer joined
+at the last moment, nothing is closed and the outcome is ``connected``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
+from email2chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of, push_failed
 from email2chat.workflow.customer_email import reply_to_customer
@@ -43,7 +45,11 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     conversation = genesys.get_conversation(case.conversation_id)
     if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
-    genesys.disconnect_participant(case.conversation_id, participant_id)
+    leg = "chat leg closed"
+    try:
+        genesys.disconnect_participant(case.conversation_id, participant_id)
+    except (BadRequest, Forbidden, NotFound, Conflict) as refused:  # for good: retrying cannot close it
+        leg = f"chat leg could not be closed ({type(refused).__name__}; Genesys times it out)"
     notify_failed = push_failed(event)
     message_id = reply_to_customer(
         genesys,
@@ -54,7 +60,7 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     why = "push notification failed" if notify_failed else "no answer within the wait"
     return {
         "outcome": TIMEOUT_CLEANUP,
-        "reason": f"{why}; chat leg closed, follow-up email sent",
+        "reason": f"{why}; {leg}, follow-up email sent",
         "final": True,
         "follow_up_message_id": message_id,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from email2chat.errors import InvalidEmailEvent
+from email2chat.errors import GenesysError, InvalidEmailEvent
 from email2chat.genesys.models import AgentlessEmail
 
 if TYPE_CHECKING:
@@ -32,13 +32,20 @@ def inbound_messages(genesys: GenesysPort, conversation_id: str, own_address: st
 
 
 def original_email(genesys: GenesysPort, conversation_id: str, own_address: str) -> OriginalEmail:
-    """The newest inbound message's sender and subject."""
-    inbound = inbound_messages(genesys, conversation_id, own_address)
+    """The newest inbound message's sender and subject; the customer participant's address when there is
+    no message to answer or the message list cannot be read (the reply then has the default subject)."""
+    listing_error: GenesysError | None = None
+    try:
+        inbound = inbound_messages(genesys, conversation_id, own_address)
+    except GenesysError as unreadable:
+        inbound, listing_error = [], unreadable
     if inbound:
         return OriginalEmail(customer_address=inbound[-1].from_address, subject=inbound[-1].subject)
     customer = genesys.get_conversation(conversation_id).customer()
     if customer is not None and customer.address:
         return OriginalEmail(customer_address=customer.address, subject="")
+    if listing_error is not None:
+        raise listing_error
     raise InvalidEmailEvent(f"no customer address on conversation {conversation_id}")
 
 
