@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from email2chat.workflow.intake_messages import email_id_hint
@@ -272,16 +272,19 @@ def _dlq_reason(dead_letter: Mapping[str, Any]) -> str:
 def _malformed_record(
     item: MalformedMessage,
     message_ids: Sequence[str],
-    outcomes: Iterable[Mapping[str, Any]],
+    raw: RawRun,
     records_by_email: Mapping[str, Mapping[str, Any]],
-    scenario_ids: Collection[str],
 ) -> Mapping[str, Any] | None:
     """The outcome of a raw message: the intake's rejection of one of its SQS messages, or, when it parsed
     as an email after all (a well-formed email whose conversation Genesys does not have), its email's."""
     sent = set(message_ids)
-    rejected = next((r for r in outcomes if (r.get("details") or {}).get("sqs_message_id") in sent), None)
+    rejected = next((r for r in raw.outcomes if (r.get("details") or {}).get("sqs_message_id") in sent), None)
     hint = email_id_hint(item.raw_message)
-    if rejected is not None or not hint or hint in scenario_ids:
+    if (
+        rejected is not None
+        or not hint
+        or any(other.id == hint and other is not item for other in raw.scenario.items)
+    ):
         return rejected  # an id another scenario item uses: its outcome is that item's, not this message's
     return records_by_email.get(hint)
 
@@ -293,8 +296,7 @@ def _malformed_result(
     records_by_email: Mapping[str, Mapping[str, Any]],
     delivered: float | None,
 ) -> dict[str, Any]:
-    scenario_ids = {other.id for other in raw.scenario.items if other is not item}
-    record = _malformed_record(item, message_ids, raw.outcomes, records_by_email, scenario_ids)
+    record = _malformed_record(item, message_ids, raw, records_by_email)
     # The DLQ keeps what the intake read (a retry wrapper unwrapped, "<empty>" for nothing): match by the
     # SQS message id it names, and by body for dead letters that name none (the redrive policy's).
     matches = [

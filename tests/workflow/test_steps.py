@@ -44,6 +44,13 @@ def _until_notified(world: World, start_case: StartCase, conversation_id: str, *
     return state
 
 
+def _until_declined(world: World, start_case: StartCase, conversation_id: str) -> dict[str, Any]:
+    state = _until_notified(world, start_case, conversation_id, customer_action="decline", answer_after_s=1)
+    world.clock.advance(1)
+    state["check"] = check_status(state, world.runtime)
+    return state
+
+
 def _deliver_events(world: World) -> list[dict[str, Any]]:
     """Hand the emulator's published events to the status_events step, as EventBridge would."""
     results = [handle_status_event(event, world.runtime) for event in world.events]
@@ -385,9 +392,7 @@ def test_check_status_reads_the_chat_leg(
 def test_fallback_email_quotes_the_conversation_and_offers_a_callback(
     world: World, start_case: StartCase
 ) -> None:
-    state = _until_notified(world, start_case, "conv-f1", customer_action="decline", answer_after_s=1)
-    world.clock.advance(1)
-    state["check"] = check_status(state, world.runtime)
+    state = _until_declined(world, start_case, "conv-f1")
 
     result = fallback(state, world.runtime)
 
@@ -403,9 +408,7 @@ def test_fallback_email_quotes_the_conversation_and_offers_a_callback(
 def test_the_fallback_email_still_goes_out_when_the_message_list_cannot_be_read(
     world: World, start_case: StartCase
 ) -> None:
-    state = _until_notified(world, start_case, "conv-f2", customer_action="decline", answer_after_s=1)
-    world.clock.advance(1)
-    state["check"] = check_status(state, world.runtime)
+    state = _until_declined(world, start_case, "conv-f2")
     world.emulator.set_fault("list_messages", error_rate=1.0, error_status=403)
 
     assert fallback(state, world.runtime)["outcome"] == "declined_fallback"

@@ -454,9 +454,9 @@ def _token_error(error: GenesysError) -> GenesysError:
     a deployment problem, never an email's fault (a ``BadRequest`` would send every email to the DLQ)."""
     if isinstance(error, RateLimited | Unauthorized) or not (error.status and 400 <= error.status < 500):
         return error
-    refused = Unauthorized(error.message, status=error.status, code=error.code)
-    refused.correlation_id = error.correlation_id
-    return refused
+    return Unauthorized(
+        error.message, status=error.status, code=error.code, correlation_id=error.correlation_id
+    )
 
 
 def _retry_after(response: requests.Response, message: Any) -> float:

@@ -87,10 +87,8 @@ class CircuitBreaker:
                 f"circuit breaker {self.name} is open", retry_after=float(item["open_until"]) - now
             )
         episode = float(item.get("opened_at", 0.0))
-        if state is BreakerState.HALF_OPEN and item.get("probe_holder") == caller:
-            return BreakerPermit(
-                is_probe=True, holder=caller, episode=episode
-            )  # a retried step keeps its probe
+        if state is BreakerState.HALF_OPEN and item.get("probe_holder") == caller:  # a retried step
+            return BreakerPermit(is_probe=True, holder=caller, episode=episode)
         if state is BreakerState.HALF_OPEN and now < float(item.get("probe_until", 0)):
             raise BreakerOpen(
                 f"circuit breaker {self.name} is half-open and a probe is in flight",
@@ -207,17 +205,16 @@ class CircuitBreaker:
         condition = "#state = :from"
         if from_state is BreakerState.CLOSED:
             condition = "attribute_not_exists(#state) OR " + condition
-        values: dict[str, Any] = {}
-        if episode is not None:
-            condition += " AND opened_at = :episode"
-            values[":episode"] = episode
-        values |= {
+        values: dict[str, Any] = {
             ":open": BreakerState.OPEN.value,
             ":from": from_state.value,
             ":now": now,
             ":open_until": now + self.open_s,
             ":expires": self._table.record_expiry(now=now),
         }
+        if episode is not None:
+            condition += " AND opened_at = :episode"
+            values[":episode"] = episode
         try:
             self._table.update(
                 self._pk,

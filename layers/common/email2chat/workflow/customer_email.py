@@ -34,19 +34,23 @@ def inbound_messages(genesys: GenesysPort, conversation_id: str, own_address: st
 def original_email(genesys: GenesysPort, conversation_id: str, own_address: str) -> OriginalEmail:
     """The newest inbound message's sender and subject; the customer participant's address when there is
     no message to answer or the message list cannot be read (the reply then has the default subject)."""
-    listing_error: GenesysError | None = None
     try:
         inbound = inbound_messages(genesys, conversation_id, own_address)
     except GenesysError as unreadable:
-        inbound, listing_error = [], unreadable
+        return _to_customer_participant(genesys, conversation_id, otherwise=unreadable)
     if inbound:
         return OriginalEmail(customer_address=inbound[-1].from_address, subject=inbound[-1].subject)
+    missing = InvalidEmailEvent(f"no customer address on conversation {conversation_id}")
+    return _to_customer_participant(genesys, conversation_id, otherwise=missing)
+
+
+def _to_customer_participant(
+    genesys: GenesysPort, conversation_id: str, *, otherwise: Exception
+) -> OriginalEmail:
     customer = genesys.get_conversation(conversation_id).customer()
-    if customer is not None and customer.address:
-        return OriginalEmail(customer_address=customer.address, subject="")
-    if listing_error is not None:
-        raise listing_error
-    raise InvalidEmailEvent(f"no customer address on conversation {conversation_id}")
+    if customer is None or not customer.address:
+        raise otherwise
+    return OriginalEmail(customer_address=customer.address, subject="")
 
 
 def reply_subject(subject: str, fallback: str) -> str:
