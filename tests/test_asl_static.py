@@ -14,6 +14,7 @@ from email2chat.state.outcomes import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 ASL_PATH = ROOT / "statemachine" / "upgrade.asl.json"
+TEMPLATE_PATH = ROOT / "template.yaml"
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 GUIDE_STATES = (
     "CollisionCheck",
@@ -186,3 +187,19 @@ def test_a_push_service_outage_defers_the_upgrade_and_a_refused_push_cleans_up(
         assert unavailable["ResultPath"] == "$.check"
         assert unavailable["Next"] == "Defer"
     assert states[catchers["States.ALL"]]["Next"] == "Cleanup"
+
+
+@pytest.mark.parametrize("state", ["CheckStatus", "Fallback", "Cleanup"])
+def test_after_the_push_a_genesys_outage_is_outlasted_for_five_minutes(
+    states: dict[str, dict[str, Any]], state: str
+) -> None:
+    """Nothing can be deferred once the customer was prompted (a new attempt would prompt again), so the
+    read, the fallback and the follow-up wait out a Genesys outage in their retries: at the default 10 s
+    interval, 10 + 20 + 40 + 80 + 160 s."""
+    default = re.search(r"RetryIntervalSeconds:\s*Type: Number\s*Default: (\d+)", TEMPLATE_PATH.read_text())
+    assert default is not None
+    interval = int(default.group(1))
+    for error in ("ServerError", "Timeout", "MalformedResponse"):
+        (retrier,) = [r for r in states[state]["Retry"] if error in r["ErrorEquals"]]
+        waited = sum(interval * retrier["BackoffRate"] ** n for n in range(retrier["MaxAttempts"]))
+        assert waited >= 300, (state, error, waited)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from typing import Any
@@ -384,6 +385,62 @@ def test_check_status_reads_the_chat_leg(
     world.clock.advance(300)
 
     assert check_status(state, world.runtime)["status"] == expected
+
+
+@pytest.mark.parametrize(("action", "expected"), [("accept", "connected"), ("decline", "declined")])
+def test_a_genesys_read_outage_after_the_wait_leaves_the_verdict_to_the_customers_status_event(
+    world: World, start_case: StartCase, action: str, expected: str
+) -> None:
+    state = _until_notified(world, start_case, f"conv-so-{action}", customer_action=action, answer_after_s=1)
+    world.clock.advance(1)
+    world.emulator.tick()
+    _deliver_events(world)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+
+    result = check_status(state, world.runtime)
+
+    assert result["status"] == expected
+    assert "Genesys could not be read (ServerError)" in result["decided_by"]
+
+
+def test_the_event_that_ended_the_wait_decides_when_no_status_was_stored(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-so-answer", customer_action="ignore")
+    state["answer"] = {"event": "left", "at": world.clock.now(), "source": "event"}
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=504)
+
+    assert check_status(state, world.runtime)["status"] == "declined"
+
+
+def test_without_a_status_event_an_unreadable_genesys_is_an_error_for_the_state_machine(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-so-none", customer_action="ignore")
+    world.clock.advance(300)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+
+    with pytest.raises(ServerError):
+        check_status(state, world.runtime)
+
+
+def test_a_status_event_redelivered_after_a_newer_one_is_ignored(world: World, start_case: StartCase) -> None:
+    state = _until_notified(world, start_case, "conv-so-late", customer_action="decline", answer_after_s=5)
+    world.clock.advance(5)
+    world.emulator.tick()
+    (left,) = [e for e in world.events if e["detail-type"].endswith("customer.end")]
+    _deliver_events(world)
+    stale = copy.deepcopy(left)
+    stale["detail-type"] = left["detail-type"].replace("customer.end", "customer.start")
+    stale["detail"]["eventBody"]["eventTime"] -= 3000  # happened before the "left", delivered after it
+
+    result = handle_status_event(stale, world.runtime)
+
+    assert "older than" in result["ignored"]
+    participant_id = state["initiate"]["participant_id"]
+    seen = world.runtime.sessions.status_seen("conv-so-late", participant_id)
+    assert seen is not None
+    assert seen.kind == "left"
 
 
 # --- Fallback, Cleanup, Defer, RecordOutcome --------------------------------------------------------

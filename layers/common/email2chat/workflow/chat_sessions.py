@@ -111,14 +111,23 @@ class ChatSessionStore:
 
     # --- status events seen (the race: an event before the token) ---------------------------------------
 
-    def remember_status(self, status: StatusSeen) -> None:
-        # Keyed per participant: an old leg's event can never end the wait of a newer leg.
-        self._put(
-            f"chat#{status.conversation_id}",
-            f"status#{status.participant_id}",
-            kind=status.kind,
-            at=float(status.at),
-        )
+    def remember_status(self, status: StatusSeen) -> bool:
+        """Keep the leg's latest status: an event redelivered late (a "joined" after the "left") does not
+        replace a newer one. Keyed per participant: an old leg's event never ends a newer leg's wait.
+        Returns whether this status is now the remembered one."""
+        try:
+            self._put(
+                f"chat#{status.conversation_id}",
+                f"status#{status.participant_id}",
+                condition="attribute_not_exists(pk) OR #at <= :at",
+                names={"#at": "at"},
+                values={":at": float(status.at)},
+                kind=status.kind,
+                at=float(status.at),
+            )
+        except ConditionNotMet:
+            return False
+        return True
 
     def status_seen(self, conversation_id: str, participant_id: str) -> StatusSeen | None:
         item = self._table.get(f"chat#{conversation_id}", f"status#{participant_id}")
@@ -143,7 +152,16 @@ class ChatSessionStore:
     def was_initiating(self, email_key: str) -> bool:
         return self._table.get(f"initiating#{email_key}", "marker") is not None
 
-    def _put(self, pk: str, sk: str, **attributes: Any) -> None:
+    def _put(
+        self,
+        pk: str,
+        sk: str,
+        *,
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+        **attributes: Any,
+    ) -> None:
         now = self._table.now()
         self._table.put(
             {
@@ -152,5 +170,8 @@ class ChatSessionStore:
                 "updated_at": now,
                 "expires_at": self._table.record_expiry(now=now),
                 **attributes,
-            }
+            },
+            condition=condition,
+            names=names,
+            values_for_condition=values,
         )

@@ -4,6 +4,11 @@ Maps the chat leg this workflow created to the guide's ChatSession states (throu
 ``Conversation.chat_status``, the one place that mapping lives):
 connected -> ``connected``; declined or closed -> ``declined`` (fallback email); still waiting ->
 ``unanswered`` (cleanup). A leg that has vanished counts as closed.
+
+When Genesys cannot be read (5xx, timeout, 429, garbled answer after the client's retries) and the customer's
+own status event for this leg was seen (joined or left), that event decides: it is Genesys's word too, and a
+customer who joined must not be cleaned up and told "now is not a good time" because of a read outage.
+Without an event the error is raised, the state machine retries the read, and then cleans up.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
+from email2chat.errors import MalformedResponse, RateLimited, ServerError, Timeout
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of
 from email2chat.workflow.intake_messages import parse_iso_time
@@ -30,6 +36,9 @@ _VERDICT = {
     ChatStatus.NONE: DECLINED,
     ChatStatus.WAITING: UNANSWERED,
 }
+# The customer's status events (``status_events``) as the chat status they report.
+_EVENT_STATUS = {"joined": ChatStatus.CONNECTED, "left": ChatStatus.CLOSED}
+_READ_UNAVAILABLE = (ServerError, Timeout, RateLimited, MalformedResponse)
 
 
 def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -38,15 +47,41 @@ def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     observability.correlate(
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
-    conversation = runtime.genesys.get_conversation(case.conversation_id)
+    try:
+        conversation = runtime.genesys.get_conversation(case.conversation_id)
+    except _READ_UNAVAILABLE as unreadable:
+        return _from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
     chat_status = conversation.chat_status(participant_id)
-    result: dict[str, Any] = {
-        "status": _VERDICT[chat_status],
-        "chat_status": chat_status.value,
-        "checked_at": runtime.clock.now(),
-    }
+    result = _verdict(chat_status, runtime)
     agent_at = parse_iso_time(conversation.agent_connected_time())
     if agent_at is not None:
         result["agent_assigned_at"] = agent_at
     observability.logger.info("chat status checked", extra={"chat_status": chat_status.value})
     return result
+
+
+def _verdict(chat_status: ChatStatus, runtime: Runtime, **extra: Any) -> dict[str, Any]:
+    return {
+        "status": _VERDICT[chat_status],
+        "chat_status": chat_status.value,
+        "checked_at": runtime.clock.now(),
+    } | extra
+
+
+def _from_status_event(
+    event: Mapping[str, Any],
+    conversation_id: str,
+    participant_id: str,
+    runtime: Runtime,
+    unreadable: Exception,
+) -> dict[str, Any]:
+    """The leg's latest status event (stored, or the one that ended the wait) decides; none: re-raise."""
+    seen = runtime.sessions.status_seen(conversation_id, participant_id)
+    answer = event.get("answer")
+    kind = seen.kind if seen is not None else answer.get("event") if isinstance(answer, Mapping) else None
+    chat_status = _EVENT_STATUS.get(str(kind))
+    if chat_status is None:
+        raise unreadable
+    decided_by = f"status event ({kind}); Genesys could not be read ({type(unreadable).__name__})"
+    observability.logger.warning("chat status taken from the status event", extra={"decided_by": decided_by})
+    return _verdict(chat_status, runtime, decided_by=decided_by)

@@ -108,7 +108,7 @@ def _details(
     for section, keys in (
         ("final", ("next_execution", "retry_at", "fallback_message_id", "follow_up_message_id")),
         ("notify", ("notification_id", "deep_link")),
-        ("check", ("chat_status",)),
+        ("check", ("chat_status", "decided_by")),
         ("answer", ("event", "source")),
     ):
         values = _section(event, section)

@@ -1,7 +1,8 @@
 """Genesys chat status events (EventBridge): end the AwaitAnswer wait early; measure agent assignment.
 
 Events can arrive late, twice or out of order (Genesys retries EventBridge delivery for days), so:
-the status is remembered per chat participant (an event that beats the task token still ends the wait),
+the latest status is remembered per chat participant (an event that beats the task token still ends the
+wait; one redelivered after a newer one is ignored),
 a stale or reused token is not an error, and CheckStatus always re-reads the conversation.
 - ``customer.start`` (CHAT): the customer joined the chat leg -> ``joined``
 - ``customer.end``   (CHAT): the customer declined or left     -> ``left``
@@ -50,9 +51,10 @@ def handle_status_event(event: Mapping[str, Any], runtime: Runtime) -> dict[str,
     participant_id = str(body.get("participantId") or "")
     if not participant_id:
         return {"ignored": "no participantId"}
-    runtime.sessions.remember_status(
-        StatusSeen(conversation_id=conversation_id, participant_id=participant_id, kind=kind, at=at)
-    )
+    status = StatusSeen(conversation_id=conversation_id, participant_id=participant_id, kind=kind, at=at)
+    if not runtime.sessions.remember_status(status):
+        # A newer status of this leg is remembered; whoever stored it ended (or will end) the wait.
+        return {"ignored": f"{kind} is older than the leg's remembered status"}
     waiter = runtime.sessions.waiter(conversation_id)
     if waiter is None or waiter.participant_id != participant_id:
         # No wait yet (the token is stored later and will find this status), or another leg's event.
