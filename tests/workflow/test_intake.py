@@ -8,6 +8,7 @@ import pytest
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import email_key, execution_name
 from email2chat.workflow.intake import handle_batch, process_record
+from email2chat.workflow.intake_messages import DEFERRED_KIND
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -104,7 +105,30 @@ def test_an_event_for_an_unknown_conversation_is_invalid(world: World) -> None:
     event["detail"]["eventBody"]["conversationId"] = "conv-missing"
 
     assert process_record(world.sqs_record(event), world.runtime) == "invalid"
-    assert world.runtime.outcomes.get("sqs-m-1") is not None
+    record = world.runtime.outcomes.get("conv-missing")  # an event's email id is its conversation id
+    assert record is not None
+    assert record.outcome is Outcome.INVALID
+    assert record.conversation_id == "conv-missing"
+    assert world.runtime.outcomes.get("sqs-m-1") is None
+
+
+def test_a_dead_lettered_deferred_attempt_ends_its_email_with_the_reason(world: World) -> None:
+    world.runtime.outcomes.record(
+        OutcomeRecord(
+            email_id="email-6",
+            outcome=Outcome.DEFERRED,
+            reason="initiate blocked (BreakerOpen); re-queued as attempt 2",
+            details={"final": False},
+        )
+    )
+    broken = {"kind": DEFERRED_KIND, "case": {"email_id": "email-6", "conversation_id": "conv-6"}}
+
+    assert process_record(world.sqs_record(broken, message_id="bad-6"), world.runtime) == "invalid"
+    record = world.runtime.outcomes.get("email-6")
+    assert record is not None
+    assert record.outcome is Outcome.INVALID
+    assert record.conversation_id == "conv-6"
+    assert record.details["final"] is True
 
 
 def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: World) -> None:

@@ -45,7 +45,7 @@ from email2chat.workflow.intake_messages import (
     GenesysEmailEvent,
     RecheckRequest,
     RetryWrapper,
-    email_id_hint,
+    ids_hint,
     parse_intake_message,
     parse_iso_time,
     recheck_message,
@@ -341,9 +341,10 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     body = record.get("body")
     body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
-    hint = email_id_hint(body_text)
-    # A broken copy of an email that already has an outcome must not overwrite it ("connected" -> "invalid")
-    email_id = hint if hint and runtime.outcomes.get(hint) is None else f"sqs-{message_id}"
+    hint, conversation_id = ids_hint(body_text)
+    # A broken copy of an email that already has a final outcome must not overwrite it ("connected" ->
+    # "invalid"); a non-final one (not urgent yet, deferred) ends here, so the email shows it.
+    email_id = hint if hint and not _has_final_outcome(hint, runtime) else f"sqs-{message_id}"
     reason = reason[:900]  # a message attribute, a record field: short and free of content
     runtime.sqs.send_message(
         QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
@@ -360,6 +361,7 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
             email_id=email_id,
             outcome=Outcome.INVALID,
             reason=reason,
+            conversation_id=conversation_id,
             timings={"received": now, "finished": now},
             details={"final": True, "sqs_message_id": message_id},
         )

@@ -84,18 +84,33 @@ def parse_intake_message(body: str) -> IntakeMessage:
     raise InvalidEmailEvent("unknown message form: neither a Genesys event nor a direct email")
 
 
-def email_id_hint(body: str) -> str | None:
-    """The email id of a message we could not accept, when one can be read (for the ``invalid`` record)."""
+def ids_hint(body: str) -> tuple[str | None, str | None]:
+    """(email id, conversation id) of a message we could not accept, as far as they can be read, from any
+    of the forms (a Genesys event's email id is its conversation id, as at intake); for the ``invalid``
+    record."""
     try:
         data = json.loads(body)
     except (TypeError, ValueError):
-        return None
+        return None, None
     if not isinstance(data, Mapping):
-        return None
-    value = data.get("email_id")
-    if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH:
-        return value
-    return None
+        return None, None
+    if data.get("kind") in (RECHECK_KIND, DEFERRED_KIND):
+        data = data.get("case")
+    elif "detail-type" in data or "detail" in data:
+        detail = data.get("detail")
+        body_of_event = detail.get("eventBody") if isinstance(detail, Mapping) else None
+        conversation_id = _id_or_none(body_of_event, "conversationId")
+        return conversation_id, conversation_id
+    return _id_or_none(data, "email_id"), _id_or_none(data, "conversation_id")
+
+
+def email_id_hint(body: str) -> str | None:
+    return ids_hint(body)[0]
+
+
+def _id_or_none(data: object, key: str) -> str | None:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH else None
 
 
 @dataclass(frozen=True)
