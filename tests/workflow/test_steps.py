@@ -528,6 +528,37 @@ def test_cleanup_keeps_a_chat_the_customer_joined_at_the_last_moment(
     assert world.emulator.emails_sent("conv-x2") == []
 
 
+def test_cleanup_that_cannot_read_genesys_keeps_a_chat_whose_customer_joined(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-x5", customer_action="accept", answer_after_s=290)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+    with pytest.raises(ServerError):  # CheckStatus at the timeout: no event yet, so the ASL cleans up
+        check_status(state, world.runtime)
+    world.clock.advance(300)
+    world.emulator.tick()
+    _deliver_events(world)  # the "joined" arrives while Cleanup retries
+
+    result = cleanup(state, world.runtime)
+
+    assert result["outcome"] == "connected"
+    assert "status event (joined)" in result["reason"]
+    assert world.emulator.emails_sent("conv-x5") == []
+    assert all(leg["state"] != "disconnected" for leg in _legs(world, "conv-x5"))
+
+
+def test_cleanup_that_cannot_read_genesys_without_a_join_is_retried_by_the_state_machine(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-x6", customer_action="ignore")
+    world.clock.advance(300)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+
+    with pytest.raises(ServerError):
+        cleanup(state, world.runtime)
+    assert world.emulator.emails_sent("conv-x6") == []
+
+
 def test_defer_requeues_the_next_attempt_with_a_delay(world: World, start_case: StartCase) -> None:
     state = start_case("conv-d1")
     state["error"] = {"Error": "BreakerOpen", "Cause": "{}"}

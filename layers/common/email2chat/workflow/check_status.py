@@ -38,7 +38,7 @@ _VERDICT = {
 }
 # The customer's status events (``status_events``) as the chat status they report.
 _EVENT_STATUS = {"joined": ChatStatus.CONNECTED, "left": ChatStatus.CLOSED}
-_READ_UNAVAILABLE = (ServerError, Timeout, RateLimited, MalformedResponse)
+READ_UNAVAILABLE = (ServerError, Timeout, RateLimited, MalformedResponse)
 
 
 def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -49,8 +49,8 @@ def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     )
     try:
         conversation = runtime.genesys.get_conversation(case.conversation_id)
-    except _READ_UNAVAILABLE as unreadable:
-        return _from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
+    except READ_UNAVAILABLE as unreadable:
+        return verdict_from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
     chat_status = conversation.chat_status(participant_id)
     result = _verdict(chat_status, runtime)
     agent_at = parse_iso_time(conversation.agent_connected_time())
@@ -68,7 +68,7 @@ def _verdict(chat_status: ChatStatus, runtime: Runtime, **extra: Any) -> dict[st
     } | extra
 
 
-def _from_status_event(
+def verdict_from_status_event(
     event: Mapping[str, Any],
     conversation_id: str,
     participant_id: str,

@@ -1,7 +1,8 @@
 """Cleanup (guide, section 4: orphaned sessions): nobody joined within the wait, so close the chat leg
 (already disconnected counts as done) and follow up by email; a leg Genesys refuses for good to close does
 not hold the email back (a transient failure is retried by the state machine first). If the customer joined
-at the last moment, nothing is closed and the outcome is ``connected``."""
+at the last moment, nothing is closed and the outcome is ``connected`` (when Genesys cannot be read, their
+"joined" status event says so)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from email2chat import observability
 from email2chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of, push_failed
+from email2chat.workflow.check_status import READ_UNAVAILABLE, verdict_from_status_event
 from email2chat.workflow.customer_email import reply_to_customer
 
 if TYPE_CHECKING:
@@ -42,7 +44,18 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         email_id=case.email_id, conversation_id=case.conversation_id, execution=case.execution
     )
     genesys = runtime.genesys
-    conversation = genesys.get_conversation(case.conversation_id)
+    try:
+        conversation = genesys.get_conversation(case.conversation_id)
+    except READ_UNAVAILABLE as unreadable:
+        # Reached after CheckStatus could not read either; a "joined" that arrived since still counts.
+        verdict = verdict_from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
+        if verdict["status"] != CONNECTED:
+            raise unreadable from None
+        return {
+            "outcome": CONNECTED,
+            "reason": f"customer joined the chat ({verdict['decided_by']})",
+            "final": True,
+        }
     if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
     leg = "chat leg closed"
