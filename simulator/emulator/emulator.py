@@ -216,9 +216,12 @@ class GenesysEmulator:
         outage_mode: OutageMode = "5xx",
         error_status: int = 500,
         malformed_rate: float = 0.0,
+        outage_from: float | None = None,
     ) -> None:
-        """Replace the fault of ``endpoint`` (``outage_until`` in clock time)."""
-        fault = Fault(error_rate, error_status, latency_s, outage_until, outage_mode, malformed_rate)
+        """Replace the fault of ``endpoint`` (``outage_from`` / ``outage_until`` in clock time)."""
+        fault = Fault(
+            error_rate, error_status, latency_s, outage_until, outage_mode, malformed_rate, outage_from
+        )
         with self._lock:
             self._faults.set(endpoint, fault)
 

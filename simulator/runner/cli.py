@@ -9,6 +9,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from simulator.runner.pipeline import Outage
 
 DEFAULT_TIME_SCALE = 0.01  # 1 simulated minute = 0.6 real seconds: the 5-minute wait lasts 3 s
 
@@ -30,6 +34,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="initiateChat fails for the first S simulated seconds",
     )
     parser.add_argument(
+        "--outage",
+        action="append",
+        default=[],
+        type=_outage,
+        metavar="ENDPOINT:START-END",
+        help="one Genesys endpoint answers 503 in this window of simulated seconds from the run's start "
+        "(repeatable), e.g. get_conversation:200-900 (a wrong name lists the endpoints)",
+    )
+    parser.add_argument(
         "--time-scale",
         type=float,
         default=DEFAULT_TIME_SCALE,
@@ -38,6 +51,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="give up after this many real seconds")
     parser.add_argument("--template", type=Path, help="SAM template (default: ./template.yaml)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _outage(spec: str) -> Outage:
+    from simulator.runner.pipeline import Outage  # the pipeline imports moto: only when asked for
+
+    try:
+        return Outage.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,6 +107,7 @@ def _simulate(args: argparse.Namespace) -> int:
         rate_limit_per_minute=args.rate_limit_per_minute,
         error_rate=args.error_rate,
         outage_seconds=args.outage_seconds,
+        outages=tuple(args.outage),
         timeout_s=args.timeout,
         template=args.template,
     )

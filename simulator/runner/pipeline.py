@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,13 +50,47 @@ def default_template() -> Path:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A Genesys endpoint answering 503 from ``start_s`` to ``end_s``, simulated seconds into the run."""
+
+    endpoint: str
+    start_s: float
+    end_s: float
+
+    def __post_init__(self) -> None:
+        if self.endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {self.endpoint!r}; known: {', '.join(sorted(ENDPOINTS))}")
+        if not (0 <= self.start_s < self.end_s < float("inf")):
+            raise ValueError(
+                f"outage of {self.endpoint}: need 0 <= start < end, got {self.start_s}-{self.end_s}"
+            )
+
+    @classmethod
+    def parse(cls, spec: str) -> Outage:
+        """``ENDPOINT:START-END`` in simulated seconds, e.g. ``get_conversation:200-900``."""
+        match = re.fullmatch(r"(\w+):([^-]+)-(.+)", spec.strip())
+        if match is None:
+            raise ValueError(f"{spec!r}: expected ENDPOINT:START-END, e.g. get_conversation:200-900")
+        endpoint, start, end = match.groups()
+        try:
+            start_s, end_s = float(start), float(end)
+        except ValueError:
+            raise ValueError(f"{spec!r}: START and END are numbers of simulated seconds") from None
+        try:
+            return cls(endpoint, start_s, end_s)
+        except ValueError as exc:
+            raise ValueError(f"{spec!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
 class RunOptions:
     """How to run. Clock quantities are simulated seconds; ``timeout_s`` is real seconds."""
 
     time_scale: float = 0.01
     rate_limit_per_minute: int = 300
     error_rate: float = 0.0
-    outage_seconds: float = 0.0
+    outage_seconds: float = 0.0  # initiateChat answers 503 for the run's first S simulated seconds
+    outages: tuple[Outage, ...] = ()  # any endpoint, any window
     timeout_s: float = 120.0
     template: Path | None = None
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -213,6 +248,15 @@ class LocalPipeline:
                 error_rate=options.error_rate,
                 error_status=503,
                 outage_until=outage_until,
+                outage_mode="5xx",
+            )
+        for outage in options.outages:
+            self.emulator.set_fault(
+                outage.endpoint,
+                error_rate=options.error_rate,
+                error_status=503,
+                outage_from=self.clock.now() + outage.start_s,
+                outage_until=self.clock.now() + outage.end_s,
                 outage_mode="5xx",
             )
 

@@ -227,6 +227,21 @@ def test_an_outage_window_answers_503_until_it_ends(emulator: GenesysEmulator, c
     assert emulator.error_count == 1
 
 
+def test_an_outage_window_can_open_later(emulator: GenesysEmulator, clock: ManualClock) -> None:
+    seed(emulator)
+    api = Api(emulator)
+    emulator.set_fault("get_conversation", outage_from=clock.now() + 10, outage_until=clock.now() + 30)
+    path = f"/api/v2/conversations/{CONVERSATION_ID}"
+
+    before = api.get(path)
+    clock.advance(10)
+    during = api.get(path)
+    clock.advance(20)
+    after = api.get(path)
+
+    assert [before.status_code, during.status_code, after.status_code] == [200, 503, 200]
+
+
 def test_a_timeout_outage_holds_the_connection_without_answering(
     emulator: GenesysEmulator, clock: ManualClock
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 from e2e_builders import RunPipeline, email_line
 
 from simulator.cli import main
+from simulator.runner.pipeline import Outage
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +72,25 @@ def test_an_outage_opens_the_breaker_defers_and_recovers_one_probe_at_a_time(tmp
     # opened (still failing in the outage), never a successful one
     for start, stop in _windows(breaker, "open", end):
         assert all(r["status"] >= 500 for r in initiates if start < r["t"] < stop), (start, stop, initiates)
+
+
+def test_a_genesys_read_outage_after_the_push_leaves_the_verdict_to_the_customers_status_events(
+    pipeline_runner: RunPipeline,
+) -> None:
+    """``--outage get_conversation:150-5000``: Genesys cannot be read from before the customers answer until
+    long after every retry (the previous code cleaned both up: "timeout_cleanup", no fallback email)."""
+    lines = [
+        email_line("reads-joins", n=0, customer_action="accept", answer_after_s=250),
+        email_line("reads-declines", n=1, customer_action="decline", answer_after_s=250),
+    ]
+    result, _ = pipeline_runner(lines, outages=(Outage("get_conversation", 150, 5000),))
+
+    assert result["missing"] == []
+    assert result["genesys"]["errors"] > 0  # the outage happened
+    by_id = {email["id"]: email for email in result["emails"]}
+    assert by_id["reads-joins"]["outcome"] == "connected"
+    assert by_id["reads-declines"]["outcome"] == "declined_fallback"
+    assert by_id["reads-declines"]["fallback_emails"] == 1
+    for email in result["emails"]:
+        assert email["chat_legs"] == 1, email["id"]
+        assert email["notifications"] == 1, email["id"]

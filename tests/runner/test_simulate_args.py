@@ -38,3 +38,32 @@ def test_the_library_log_levels_come_back_after_a_run() -> None:
     assert main(["simulate", "--time-scale", "0"]) == 2
 
     assert library.level == logging.INFO
+
+
+@pytest.mark.parametrize(
+    ("spec", "complaint"),
+    [
+        ("get_conversations:0-60", "unknown endpoint 'get_conversations'; known: agentless_email"),
+        ("get_conversation:60", "expected ENDPOINT:START-END"),
+        ("get_conversation:ten-60", "START and END are numbers"),
+        ("get_conversation:90-60", "need 0 <= start < end"),
+        ("get_conversation:0-inf", "need 0 <= start < end"),
+        ("get_conversation:0-nan", "need 0 <= start < end"),
+    ],
+)
+def test_a_bad_outage_window_is_exit_2_saying_what_is_wrong(
+    spec: str, complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", "--outage", spec])
+
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--outage" in err
+    assert complaint in err
+
+
+def test_outage_windows_are_parsed_per_endpoint() -> None:
+    from simulator.runner.pipeline import Outage
+
+    assert Outage.parse(" push_notification:30.5-600 ") == Outage("push_notification", 30.5, 600.0)
