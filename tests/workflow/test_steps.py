@@ -401,6 +401,10 @@ def test_a_genesys_read_outage_after_the_wait_leaves_the_verdict_to_the_customer
 
     assert result["status"] == expected
     assert "Genesys could not be read (ServerError)" in result["decided_by"]
+    if expected == "declined":
+        world.emulator.clear_faults()
+        reason = fallback(dict(state, check=result), world.runtime)["reason"]
+        assert reason.startswith("customer declined or left the chat (status event (left);")
 
 
 def test_the_event_that_ended_the_wait_decides_when_no_status_was_stored(

@@ -42,12 +42,17 @@ def fallback(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         runtime.settings.fallback_from_address,
         fallback_text(case.conversation_id),
     )
-    check = event.get("check") if isinstance(event.get("check"), Mapping) else {}
-    chat_status = str(check.get("chat_status", "declined")) if check else "declined"
+    check = event.get("check")
+    check = check if isinstance(check, Mapping) else {}
+    if check.get("decided_by"):  # Genesys could not be read: a "left" event cannot tell declined from closed
+        what = f"declined or left the chat ({check['decided_by']})"
+    elif check.get("chat_status", "declined") == "declined":
+        what = "declined the chat"
+    else:
+        what = "closed the chat"
     return {
         "outcome": DECLINED_FALLBACK,
-        "reason": f"customer {'declined' if chat_status == 'declined' else 'closed'} the chat; "
-        "fallback email sent with a callback offer",
+        "reason": f"customer {what}; fallback email sent with a callback offer",
         "final": True,
         "fallback_message_id": message_id,
     }
