@@ -417,15 +417,18 @@ def test_the_event_that_ended_the_wait_decides_when_no_status_was_stored(
     assert check_status(state, world.runtime)["status"] == "declined"
 
 
-def test_without_a_status_event_an_unreadable_genesys_is_an_error_for_the_state_machine(
-    world: World, start_case: StartCase
+@pytest.mark.parametrize("step", [check_status, cleanup])
+def test_without_a_status_event_an_unreadable_genesys_is_left_to_the_state_machines_retries(
+    world: World, start_case: StartCase, step: Callable[..., dict[str, Any]]
 ) -> None:
-    state = _until_notified(world, start_case, "conv-so-none", customer_action="ignore")
+    conversation_id = f"conv-so-none-{step.__name__}"
+    state = _until_notified(world, start_case, conversation_id, customer_action="ignore")
     world.clock.advance(300)
     world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
 
     with pytest.raises(ServerError):
-        check_status(state, world.runtime)
+        step(state, world.runtime)
+    assert world.emulator.emails_sent(conversation_id) == []
 
 
 def test_a_status_event_redelivered_after_a_newer_one_is_ignored(world: World, start_case: StartCase) -> None:
@@ -549,18 +552,6 @@ def test_cleanup_that_cannot_read_genesys_keeps_a_chat_whose_customer_joined(
     assert "status event (joined)" in result["reason"]
     assert world.emulator.emails_sent("conv-x5") == []
     assert all(leg["state"] != "disconnected" for leg in _legs(world, "conv-x5"))
-
-
-def test_cleanup_that_cannot_read_genesys_without_a_join_is_retried_by_the_state_machine(
-    world: World, start_case: StartCase
-) -> None:
-    state = _until_notified(world, start_case, "conv-x6", customer_action="ignore")
-    world.clock.advance(300)
-    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
-
-    with pytest.raises(ServerError):
-        cleanup(state, world.runtime)
-    assert world.emulator.emails_sent("conv-x6") == []
 
 
 def test_defer_requeues_the_next_attempt_with_a_delay(world: World, start_case: StartCase) -> None:
