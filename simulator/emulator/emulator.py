@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -216,11 +216,18 @@ class GenesysEmulator:
         outage_mode: OutageMode = "5xx",
         error_status: int = 500,
         malformed_rate: float = 0.0,
-        outage_from: float | None = None,
+        outage_windows: Sequence[tuple[float, float]] = (),
     ) -> None:
-        """Replace the fault of ``endpoint`` (``outage_from`` / ``outage_until`` in clock time)."""
+        """Replace the fault of ``endpoint``: an outage until ``outage_until``, and one in each of the
+        ``outage_windows`` ((from, until)); clock time."""
         fault = Fault(
-            error_rate, error_status, latency_s, outage_until, outage_mode, malformed_rate, outage_from
+            error_rate,
+            error_status,
+            latency_s,
+            outage_until,
+            outage_mode,
+            malformed_rate,
+            tuple(outage_windows),
         )
         with self._lock:
             self._faults.set(endpoint, fault)

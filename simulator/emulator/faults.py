@@ -31,7 +31,12 @@ class Fault:
     outage_until: float | None = None  # clock time; every request before it fails as ``outage_mode`` says
     outage_mode: OutageMode = "5xx"
     malformed_rate: float = 0.0  # share of requests answered 200 with a body that is not JSON
-    outage_from: float | None = None  # clock time the outage starts (None: it already has)
+    outage_windows: tuple[tuple[float, float], ...] = ()  # more outages: (from, until) in clock time
+
+    def in_outage(self, now: float) -> bool:
+        if self.outage_until is not None and now < self.outage_until:
+            return True
+        return any(start <= now < until for start, until in self.outage_windows)
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,7 @@ class FaultPlan:
         fault = self._faults.get(endpoint)
         if fault is None:
             return NO_FAULT
-        started = fault.outage_from is None or now >= fault.outage_from
-        if fault.outage_until is not None and started and now < fault.outage_until:
+        if fault.in_outage(now):
             if fault.outage_mode == "timeout":
                 return FaultDecision(latency_s=fault.latency_s, timeout=True)
             return FaultDecision(latency_s=fault.latency_s, error_status=503)

@@ -237,28 +237,20 @@ class LocalPipeline:
     def _apply_faults(self) -> None:
         assert self.emulator is not None
         options = self.options
-        outage_until = self.clock.now() + options.outage_seconds if options.outage_seconds > 0 else None
-        if options.error_rate > 0:
-            for endpoint in ENDPOINTS:
-                if endpoint != "token":
-                    self.emulator.set_fault(endpoint, error_rate=options.error_rate, error_status=503)
-        if outage_until is not None:
-            self.emulator.set_fault(
-                "initiate_chat",
-                error_rate=options.error_rate,
-                error_status=503,
-                outage_until=outage_until,
-                outage_mode="5xx",
-            )
+        now = self.clock.now()
+        windows: dict[str, list[tuple[float, float]]] = {}
+        if options.outage_seconds > 0:
+            windows["initiate_chat"] = [(now, now + options.outage_seconds)]
         for outage in options.outages:
-            self.emulator.set_fault(
-                outage.endpoint,
-                error_rate=options.error_rate,
-                error_status=503,
-                outage_from=self.clock.now() + outage.start_s,
-                outage_until=self.clock.now() + outage.end_s,
-                outage_mode="5xx",
-            )
+            windows.setdefault(outage.endpoint, []).append((now + outage.start_s, now + outage.end_s))
+        for endpoint in ENDPOINTS:
+            if endpoint in windows or (options.error_rate > 0 and endpoint != "token"):
+                self.emulator.set_fault(
+                    endpoint,
+                    error_rate=options.error_rate if endpoint != "token" else 0.0,
+                    error_status=503,
+                    outage_windows=windows.get(endpoint, ()),
+                )
 
     def _wire_runtime(self) -> None:
         assert self.stack is not None

@@ -227,19 +227,21 @@ def test_an_outage_window_answers_503_until_it_ends(emulator: GenesysEmulator, c
     assert emulator.error_count == 1
 
 
-def test_an_outage_window_can_open_later(emulator: GenesysEmulator, clock: ManualClock) -> None:
+def test_outage_windows_can_open_later_and_repeat(emulator: GenesysEmulator, clock: ManualClock) -> None:
     seed(emulator)
     api = Api(emulator)
-    emulator.set_fault("get_conversation", outage_from=clock.now() + 10, outage_until=clock.now() + 30)
+    emulator.set_fault(
+        "get_conversation",
+        outage_windows=[(clock.now() + 10, clock.now() + 30), (clock.now() + 40, clock.now() + 50)],
+    )
     path = f"/api/v2/conversations/{CONVERSATION_ID}"
 
-    before = api.get(path)
-    clock.advance(10)
-    during = api.get(path)
-    clock.advance(20)
-    after = api.get(path)
+    statuses = []
+    for step in (0, 10, 20, 10, 10):  # before, in the first window, between, in the second, after
+        clock.advance(step)
+        statuses.append(api.get(path).status_code)
 
-    assert [before.status_code, during.status_code, after.status_code] == [200, 503, 200]
+    assert statuses == [200, 503, 200, 503, 200]
 
 
 def test_a_timeout_outage_holds_the_connection_without_answering(
