@@ -697,7 +697,24 @@ def test_a_final_deferral_is_recorded_even_when_its_chat_leg_cannot_be_checked(
     result = defer(state, world.runtime)
 
     assert result["final"] is True
-    assert result["reason"].endswith("; its chat leg could not be checked (Forbidden)")
+    assert result["reason"].endswith("; its chat leg could not be checked or closed (Forbidden)")
+
+
+def test_a_final_deferral_whose_leg_genesys_fails_to_close_is_retried_not_recorded(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-d10")
+    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    world.clock.advance(3600)
+    world.emulator.set_fault("disconnect_participant", error_rate=1.0, error_status=503)
+
+    with pytest.raises(ServerError):  # the ASL retries Defer
+        defer(state, world.runtime)
+    world.emulator.clear_faults()
+    retried = defer(state, world.runtime)
+
+    assert retried["reason"].endswith("the chat leg it opened was closed")
+    assert [leg["state"] for leg in _legs(world, "conv-d10")] == ["disconnected"]
 
 
 def test_a_final_deferral_leaves_another_emails_chat_alone(world: World, start_case: StartCase) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from email2chat import observability
 from email2chat.errors import ConfigError, GenesysError, NotFound
 from email2chat.workflow.case import UpgradeCase, case_of, push_failed
+from email2chat.workflow.check_status import READ_UNAVAILABLE
 from email2chat.workflow.collision import own_active_leg
 from email2chat.workflow.intake_messages import deferred_message
 
@@ -64,8 +65,10 @@ def _final(reason: str, case: UpgradeCase, runtime: Runtime) -> dict[str, Any]:
     try:
         if _close_own_chat_leg(case, runtime):
             reason += "; the chat leg it opened was closed"
-    except GenesysError as error:  # still the email's final outcome: say what is unknown, do not fail it
-        reason += f"; its chat leg could not be checked ({type(error).__name__})"
+    except READ_UNAVAILABLE:
+        raise  # transient: the state machine retries Defer, and a retried final deferral closes the leg
+    except GenesysError as error:  # refused for good: still the email's final outcome; say what is unknown
+        reason += f"; its chat leg could not be checked or closed ({type(error).__name__})"
     return {"outcome": DEFERRED, "final": True, "reason": reason}
 
 
