@@ -535,6 +535,24 @@ def test_cleanup_keeps_a_chat_the_customer_joined_at_the_last_moment(
     assert world.emulator.emails_sent("conv-x2") == []
 
 
+def test_a_customer_who_declines_while_cleanup_retries_gets_the_callback_offer(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-x7", customer_action="decline", answer_after_s=320)
+    world.clock.advance(300)
+    state["check"] = check_status(state, world.runtime)
+    assert state["check"]["status"] == "unanswered"
+    world.clock.advance(20)
+    world.emulator.tick()  # declined while Cleanup's disconnect was being retried
+
+    result = cleanup(state, world.runtime)
+
+    assert result["outcome"] == "declined_fallback"
+    assert result["reason"].startswith("customer declined the chat")
+    (email,) = world.emulator.emails_sent("conv-x7")
+    assert "call you back" in email["textBody"]
+
+
 def test_cleanup_that_cannot_read_genesys_keeps_a_chat_whose_customer_joined(
     world: World, start_case: StartCase
 ) -> None:

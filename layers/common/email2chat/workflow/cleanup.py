@@ -2,7 +2,7 @@
 (already disconnected counts as done) and follow up by email; a leg Genesys refuses for good to close does
 not hold the email back (a transient failure is retried by the state machine first). If the customer joined
 at the last moment, nothing is closed and the outcome is ``connected`` (when Genesys cannot be read, their
-"joined" status event says so)."""
+"joined" status event says so); one who declined meanwhile gets the fallback email."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of, push_failed
 from email2chat.workflow.check_status import READ_UNAVAILABLE, verdict_from_status_event
 from email2chat.workflow.customer_email import reply_to_customer
+from email2chat.workflow.fallback import fallback
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -56,8 +57,12 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
             "reason": f"customer joined the chat ({verdict['decided_by']})",
             "final": True,
         }
-    if conversation.chat_status(participant_id) == ChatStatus.CONNECTED:
+    chat_status = conversation.chat_status(participant_id)
+    if chat_status == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
+    if chat_status == ChatStatus.DECLINED and not push_failed(event):
+        # They declined while Cleanup was retrying: they get the callback offer, not "not a good time".
+        return fallback({**event, "check": {"status": "declined", "chat_status": chat_status.value}}, runtime)
     leg = "chat leg closed"
     try:
         genesys.disconnect_participant(case.conversation_id, participant_id)
