@@ -212,3 +212,12 @@ def test_after_the_push_a_genesys_outage_is_outlasted_for_twenty_minutes(state: 
             for n in range(retrier["MaxAttempts"])
         ]
         assert 1_100 <= sum(waits) <= 1_500, (state, error, waits)
+
+
+def test_a_deferred_wait_trigger_email_answered_meanwhile_ends_not_urgent(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    (choice,) = [c for c in states["ChatAlreadyActiveChoice"]["Choices"] if c["StringEquals"] == "answered"]
+    answered = states[choice["Next"]]
+    assert answered["Result"]["outcome"] == Outcome.NOT_URGENT.value
+    assert answered["Next"] == "RecordOutcome"

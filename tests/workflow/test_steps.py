@@ -689,6 +689,43 @@ def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_le
     assert len(world.emulator.notifications("conv-d7")) == 1
 
 
+def test_a_deferred_wait_trigger_upgrade_whose_email_an_agent_answered_meanwhile_ends_not_urgent(
+    world: World,
+) -> None:
+    from email2chat.workflow.intake import process_record
+
+    world.seed("conv-d12")
+    calm = world.direct_message(
+        "email-d12", "conv-d12", subject="Address", body="How do I change my address?", queue_wait_minutes=16
+    )
+    assert process_record(world.sqs_record(calm), world.runtime) == "started"
+    state = world.execution_input("email-d12-1")
+    assert state["case"]["urgent_by"] == "wait_trigger"
+    state["collision"] = collision_check(state, world.runtime)
+    state["initiate"] = initiate(state, world.runtime)
+    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    deferred = defer(state, world.runtime)  # the push service was down
+    record_outcome(state | {"final": deferred}, world.runtime)
+    (requeued,) = world.sqs.sent_to(world.intake_queue_url)
+    assert (
+        process_record(world.sqs_record(requeued["MessageBody"], message_id="m-2"), world.runtime)
+        == "started"
+    )
+    retry = world.execution_input(deferred["next_execution"])
+    world.emulator.answer_email("conv-d12")  # an agent replied by email during the deferral
+
+    retry["collision"] = collision_check(retry, world.runtime)
+
+    assert retry["collision"]["status"] == "answered"
+    assert retry["collision"]["reason"].endswith("; the chat leg it opened was closed")
+    assert [leg["state"] for leg in _legs(world, "conv-d12")] == ["disconnected"]
+    record_outcome(
+        retry | {"final": {"outcome": "not_urgent", "reason": "answered", "final": True}}, world.runtime
+    )
+    assert world.runtime.cooldown.claim(retry["case"]["customer_key"], "another-email")  # never prompted
+    assert world.emulator.notifications("conv-d12") == []
+
+
 def test_a_final_deferral_after_failed_pushes_closes_the_leg_and_gives_the_claim_back(
     world: World, start_case: StartCase
 ) -> None:

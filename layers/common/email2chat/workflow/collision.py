@@ -5,7 +5,9 @@ conversation (or an upgrade racing a manual chat) cannot both see "no chat" and 
 already active -> ``collision_skipped`` ("Chat session already in progress"). Then the cooldown claim,
 re-entered (the intake took it in arrival order; this catches a claim lost meanwhile, e.g. expired during
 a long deferral): a customer prompted within the window -> ``cooldown_skipped`` (notification fatigue).
-``LockHeld`` is raised for the ASL to catch: another execution is upgrading this conversation.
+``LockHeld`` is raised for the ASL to catch: another execution is upgrading this conversation. A deferred
+attempt of a wait-trigger upgrade whose email an agent has answered meanwhile ends ``not_urgent`` (its own
+leg, if an earlier attempt opened one, is closed).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ CLEAR = "clear"
 COLLISION = "collision"
 COOLDOWN = "cooldown"
 WAIT = "wait"  # the previous attempt of this same email is still releasing the lock
+ANSWERED = "answered"  # a wait-trigger upgrade, deferred, whose email an agent answered meanwhile
+ANSWERED_WHILE_DEFERRED = "answered by email while the upgrade was deferred"
 PREVIOUS_ATTEMPT_WAIT_S = 2.0
 CHAT_ALREADY_ACTIVE = "Chat session already in progress"
 
@@ -48,6 +52,13 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
         }
     conversation = runtime.genesys.get_conversation(case.conversation_id)
     now = runtime.clock.now()
+    if _answered_while_deferred(case, conversation):
+        closed = close_own_leg(case, conversation, runtime)
+        reason = ANSWERED_WHILE_DEFERRED + ("; the chat leg it opened was closed" if closed else "")
+        observability.logger.info(
+            "email answered while the upgrade was deferred", extra={"leg_closed": closed}
+        )
+        return {"status": ANSWERED, "reason": reason, "checked_at": now}
     active = conversation.active_chat_legs()
     if active and own_active_leg(case, conversation, runtime) is None:
         observability.logger.info("chat already active on the conversation", extra={"legs": len(active)})
@@ -82,6 +93,26 @@ def own_active_leg(
     if runtime.sessions.was_initiating(case.key):
         return active[-1]
     return None
+
+
+def close_own_leg(case: UpgradeCase, conversation: Conversation, runtime: Runtime) -> bool:
+    """Disconnect the active leg an earlier attempt of this email opened (nobody will be prompted on it)."""
+    own = own_active_leg(case, conversation, runtime)
+    if own is None:
+        return False  # none opened, or it is someone else's (a manual chat is never ours to close)
+    participant, _ = own
+    runtime.genesys.disconnect_participant(case.conversation_id, participant.id)
+    runtime.sessions.clear_initiating(case.key)
+    observability.logger.info("orphaned chat leg closed", extra={"participant_id": participant.id})
+    return True
+
+
+def _answered_while_deferred(case: UpgradeCase, conversation: Conversation) -> bool:
+    """The wait trigger upgrades only an email still unanswered; a deferral can last an hour, so a later
+    attempt looks again (the first attempt's intake or re-check just did)."""
+    if case.attempt < 2 or case.urgent_by != "wait_trigger":
+        return False
+    return conversation.end_time is not None or conversation.email_answered()
 
 
 def _earlier_attempt(case: UpgradeCase, holder: str | None) -> bool:

@@ -18,7 +18,7 @@ from email2chat import observability
 from email2chat.errors import ConfigError, GenesysError, NotFound
 from email2chat.workflow.case import UpgradeCase, case_of, push_failed
 from email2chat.workflow.check_status import READ_UNAVAILABLE
-from email2chat.workflow.collision import own_active_leg
+from email2chat.workflow.collision import close_own_leg
 from email2chat.workflow.intake_messages import deferred_message
 
 if TYPE_CHECKING:
@@ -77,14 +77,7 @@ def _close_own_chat_leg(case: UpgradeCase, runtime: Runtime) -> bool:
         conversation = runtime.genesys.get_conversation(case.conversation_id)
     except NotFound:
         return False  # the conversation is gone, and any leg with it
-    own = own_active_leg(case, conversation, runtime)
-    if own is None:
-        return False  # none opened, or it is someone else's (a manual chat is never ours to close)
-    participant, _ = own
-    runtime.genesys.disconnect_participant(case.conversation_id, participant.id)
-    runtime.sessions.clear_initiating(case.key)
-    observability.logger.info("orphaned chat leg closed", extra={"participant_id": participant.id})
-    return True
+    return close_own_leg(case, conversation, runtime)
 
 
 def _error_name(event: Mapping[str, Any]) -> str:
