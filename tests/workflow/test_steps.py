@@ -111,6 +111,35 @@ def test_a_deferred_attempt_waits_for_its_predecessor_to_release_the_lock(
     assert collision_check(second, world.runtime)["status"] == "clear"
 
 
+def test_a_deferred_attempt_with_its_leg_open_waits_for_another_emails_lock_instead_of_skipping(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-c5")
+    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    deferred = defer(state, world.runtime)  # the push failed: the leg stays for the next attempt
+    record_outcome(state | {"final": deferred}, world.runtime)
+    world.runtime.lock.acquire("conv-c5", "email-other-1")  # another email on the conversation, meanwhile
+    retry = dict(state, case=dict(state["case"], attempt=2, execution=deferred["next_execution"]))
+
+    waiting = collision_check(retry, world.runtime)
+    world.runtime.lock.release("conv-c5", "email-other-1")  # it found our leg and stood down
+    after = collision_check(retry, world.runtime)
+
+    assert waiting["status"] == "wait"
+    assert "email-other-1 holds the lock" in waiting["reason"]
+    assert after["status"] == "clear"  # its own leg is not a collision: resumed and pushed next
+
+
+def test_a_first_attempt_still_skips_when_another_email_holds_the_lock(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-c6")
+    world.runtime.lock.acquire("conv-c6", "email-other-1")
+
+    with pytest.raises(LockHeld):
+        collision_check(state, world.runtime)
+
+
 def test_a_customer_prompted_recently_is_on_cooldown(world: World, start_case: StartCase) -> None:
     first = _until_notified(world, start_case, "conv-c4")
     record_outcome(dict(first, final={"outcome": "connected", "reason": "ok"}), world.runtime)

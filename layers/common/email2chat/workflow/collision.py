@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 CLEAR = "clear"
 COLLISION = "collision"
 COOLDOWN = "cooldown"
-WAIT = "wait"  # the previous attempt of this same email is still releasing the lock
+WAIT = "wait"  # the lock is held by this email's previous attempt, or by another email while ours has a leg
 ANSWERED = "answered"  # a wait-trigger upgrade, deferred, whose email an agent answered meanwhile
 ANSWERED_WHILE_DEFERRED = "answered by email while the upgrade was deferred"
 PREVIOUS_ATTEMPT_WAIT_S = 2.0
+OTHER_UPGRADE_WAIT_S = 15.0
 CHAT_ALREADY_ACTIVE = "Chat session already in progress"
 
 
@@ -41,15 +42,24 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
     try:
         runtime.lock.acquire(case.conversation_id, case.execution)
     except LockHeld as held:
-        if not _earlier_attempt(case, held.holder):
-            raise  # another email's upgrade: the ASL's UpgradeInProgress (collision_skipped)
-        # A deferred attempt can start before its predecessor's RecordOutcome has released the lock:
-        # wait in the workflow for that, never skip our own email. Bounded by the lock's lease.
-        return {
-            "status": WAIT,
-            "wait_seconds": runtime.real_seconds(PREVIOUS_ATTEMPT_WAIT_S),
-            "reason": f"previous attempt {held.holder} still holds the lock",
-        }
+        if _earlier_attempt(case, held.holder):
+            # A deferred attempt can start before its predecessor's RecordOutcome has released the lock:
+            # wait in the workflow for that, never skip our own email. Bounded by the lock's lease.
+            return {
+                "status": WAIT,
+                "wait_seconds": runtime.real_seconds(PREVIOUS_ATTEMPT_WAIT_S),
+                "reason": f"previous attempt {held.holder} still holds the lock",
+            }
+        if _opened_a_leg(case, runtime):
+            # Another email's upgrade holds the lock, but this email's earlier attempt left its chat leg
+            # open (a push that failed): skipping would orphan that leg, and the other upgrade will find
+            # it and stand down. Wait for the lock (bounded by the holder's execution and lease).
+            return {
+                "status": WAIT,
+                "wait_seconds": runtime.real_seconds(OTHER_UPGRADE_WAIT_S),
+                "reason": f"{held.holder} holds the lock; this email's chat leg is open",
+            }
+        raise  # another email's upgrade: the ASL's UpgradeInProgress (collision_skipped)
     conversation = runtime.genesys.get_conversation(case.conversation_id)
     now = runtime.clock.now()
     if _answered_while_deferred(case, conversation):
@@ -105,6 +115,14 @@ def close_own_leg(case: UpgradeCase, conversation: Conversation, runtime: Runtim
     runtime.sessions.clear_initiating(case.key)
     observability.logger.info("orphaned chat leg closed", extra={"participant_id": participant.id})
     return True
+
+
+def _opened_a_leg(case: UpgradeCase, runtime: Runtime) -> bool:
+    """An earlier attempt of this email created a chat leg on the conversation (active or not: unread)."""
+    if case.attempt < 2:
+        return False
+    record = runtime.sessions.session(case.conversation_id)
+    return (record is not None and record.email_key == case.key) or runtime.sessions.was_initiating(case.key)
 
 
 def _answered_while_deferred(case: UpgradeCase, conversation: Conversation) -> bool:
