@@ -114,15 +114,15 @@ def test_a_deferred_attempt_waits_for_its_predecessor_to_release_the_lock(
 def test_a_deferred_attempt_with_its_leg_open_waits_for_another_emails_lock_instead_of_skipping(
     world: World, start_case: StartCase
 ) -> None:
-    state = _until_initiated(world, start_case, "conv-c5")
+    state = _until_initiated(world, start_case, "conv-c7")
     state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
     deferred = defer(state, world.runtime)  # the push failed: the leg stays for the next attempt
     record_outcome(state | {"final": deferred}, world.runtime)
-    world.runtime.lock.acquire("conv-c5", "email-other-1")  # another email on the conversation, meanwhile
+    world.runtime.lock.acquire("conv-c7", "email-other-1")  # another email on the conversation, meanwhile
     retry = dict(state, case=dict(state["case"], attempt=2, execution=deferred["next_execution"]))
 
     waiting = collision_check(retry, world.runtime)
-    world.runtime.lock.release("conv-c5", "email-other-1")  # it found our leg and stood down
+    world.runtime.lock.release("conv-c7", "email-other-1")  # it found our leg and stood down
     after = collision_check(retry, world.runtime)
 
     assert waiting["status"] == "wait"
@@ -147,7 +147,10 @@ def test_a_customer_prompted_recently_is_on_cooldown(world: World, start_case: S
     second = start_case("conv-c5", customer_email="conv-c4@customer.example")
     second["case"]["customer_key"] = first["case"]["customer_key"]
 
-    assert collision_check(second, world.runtime)["status"] == "cooldown"
+    skipped = collision_check(second, world.runtime)
+
+    assert skipped["status"] == "cooldown"
+    assert skipped["reason"].startswith("customer already prompted, or being prompted by another email's")
 
 
 # --- Initiate -------------------------------------------------------------------------------------

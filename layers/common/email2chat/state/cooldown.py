@@ -18,6 +18,14 @@ _SK = "COOLDOWN"
 _DEFAULT_SALT = "email2chat/cooldown/v1"
 
 
+def skip_reason(window_hours: float) -> str:
+    """Why an email is skipped: the claim is another email's, whose upgrade prompted or is about to prompt."""
+    return (
+        f"customer already prompted, or being prompted by another email's upgrade, "
+        f"within the last {window_hours:g} hours"
+    )
+
+
 def cooldown_key(customer_key: str) -> str:
     return f"COOLDOWN#{customer_key}"
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from email2chat import observability
 from email2chat.errors import LockHeld
 from email2chat.genesys.models import Conversation, MediaEntry, Participant
+from email2chat.state.cooldown import skip_reason
 from email2chat.workflow.case import UpgradeCase, case_of
 
 if TYPE_CHECKING:
@@ -74,12 +75,7 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
         observability.logger.info("chat already active on the conversation", extra={"legs": len(active)})
         return {"status": COLLISION, "reason": CHAT_ALREADY_ACTIVE, "checked_at": now}
     if not runtime.cooldown.claim(case.customer_key, case.key):
-        hours = runtime.settings.cooldown_hours
-        return {
-            "status": COOLDOWN,
-            "reason": f"customer already prompted within the last {hours:g} hours",
-            "checked_at": now,
-        }
+        return {"status": COOLDOWN, "reason": skip_reason(runtime.settings.cooldown_hours), "checked_at": now}
     return {"status": CLEAR, "checked_at": now}
 
 

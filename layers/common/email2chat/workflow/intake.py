@@ -36,6 +36,7 @@ from email2chat.errors import (
     ServerError,
     Timeout,
 )
+from email2chat.state.cooldown import skip_reason
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import UpgradeCase, email_key
 from email2chat.workflow.classify import classify
@@ -302,12 +303,11 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
 
 def _cooldown_skipped(case: UpgradeCase, runtime: Runtime) -> str:
     now = runtime.clock.now()
-    hours = runtime.settings.cooldown_hours
     runtime.outcomes.record(
         OutcomeRecord(
             email_id=case.email_id,
             outcome=Outcome.COOLDOWN_SKIPPED,
-            reason=f"customer already prompted within the last {hours:g} hours",
+            reason=skip_reason(runtime.settings.cooldown_hours),
             conversation_id=case.conversation_id,
             timings={"received": case.received_at, "decided": case.decided_at, "finished": now},
             details={"final": True, "score": case.score, "urgent_by": case.urgent_by},
