@@ -195,11 +195,11 @@ def _template_default(parameter: str) -> int:
     return int(found.group(1))
 
 
-@pytest.mark.parametrize("state", ["CheckStatus", "Fallback", "Cleanup"])
+@pytest.mark.parametrize("state", ["CheckStatus", "Fallback", "Cleanup", "Defer"])
 def test_after_the_push_a_genesys_outage_is_outlasted_for_twenty_minutes(state: str) -> None:
     """Nothing can be deferred once the customer was prompted (a new attempt would prompt again), so the
-    read, the fallback and the follow-up wait out a Genesys outage in their retries: at the template's
-    defaults 10 + 20 + 40 + 80 + 160 + 300 + 300 + 300 s."""
+    read, the fallback and the follow-up wait out a Genesys outage in their retries, and so does a final
+    deferral closing its chat leg: at the template's defaults 10 + 20 + 40 + 80 + 160 + 300 + 300 + 300 s."""
     text = PLACEHOLDER.sub(
         lambda m: str(_template_default(m.group(1))) if not m.group(1).endswith("Arn") else m.group(0),
         ASL_PATH.read_text(),
