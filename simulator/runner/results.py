@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from email2chat.workflow.intake_messages import email_id_hint
+from email2chat.workflow.intake_messages import ids_hint
 
 from simulator.runner.pipeline import RawRun
 from simulator.runner.scenario import MalformedMessage, ScenarioEmail
@@ -282,7 +282,7 @@ def _malformed_record(
     as an email after all (a well-formed email whose conversation Genesys does not have), its email's."""
     sent = set(message_ids)
     rejected = next((r for r in raw.outcomes if (r.get("details") or {}).get("sqs_message_id") in sent), None)
-    hint = email_id_hint(item.raw_message)
+    hint = ids_hint(item.raw_message).email_id
     if (
         rejected is not None
         or not hint

@@ -148,6 +148,24 @@ def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: 
     assert rejected.outcome is Outcome.INVALID
 
 
+def test_a_broken_copy_of_an_email_awaiting_its_re_check_does_not_end_it(world: World) -> None:
+    world.runtime.outcomes.record(
+        OutcomeRecord(
+            email_id="email-7",
+            outcome=Outcome.NOT_URGENT,
+            reason="re-check when the 15-minute wait trigger fires",
+            details={"final": False},
+        )
+    )
+    broken = {"email_id": "email-7", "conversation_id": "conv-7"}  # a copy: no subject, body or customer
+
+    assert process_record(world.sqs_record(broken, message_id="bad-7"), world.runtime) == "invalid"
+    pending = world.runtime.outcomes.get("email-7")
+    assert pending is not None
+    assert pending.outcome is Outcome.NOT_URGENT
+    assert world.runtime.outcomes.get("sqs-bad-7") is not None
+
+
 class BrokenClassifier:
     def decide(self, *args: object, **kwargs: object) -> object:
         raise RuntimeError("model artifact missing")

@@ -44,6 +44,7 @@ from email2chat.workflow.customer_email import inbound_messages
 from email2chat.workflow.intake_messages import (
     DirectEmail,
     GenesysEmailEvent,
+    MessageIds,
     RecheckRequest,
     RetryWrapper,
     ids_hint,
@@ -336,15 +337,23 @@ def _has_final_outcome(email_id: str, runtime: Runtime) -> bool:
     return record is not None and bool(record.details.get("final", True))
 
 
+def _ends_the_email(ids: MessageIds, runtime: Runtime) -> bool:
+    """Whether a rejected message's ``invalid`` is its email's outcome. A broken copy of an email already
+    seen must not overwrite that email's record ("connected" -> "invalid", or a pending re-check's); a broken
+    re-check or deferred attempt is the email's own next step, so it ends the email unless already settled."""
+    existing = runtime.outcomes.get(ids.email_id) if ids.email_id else None
+    if existing is None:
+        return True
+    return ids.continuation and not existing.details.get("final", True)
+
+
 def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     """Send the message to the DLQ with its reason and record the ``invalid`` outcome."""
     body = record.get("body")
     body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
-    hint, conversation_id = ids_hint(body_text)
-    # A broken copy of an email that already has a final outcome must not overwrite it ("connected" ->
-    # "invalid"); a non-final one (not urgent yet, deferred) ends here, so the email shows it.
-    email_id = hint if hint and not _has_final_outcome(hint, runtime) else f"sqs-{message_id}"
+    ids = ids_hint(body_text)
+    email_id = ids.email_id if ids.email_id and _ends_the_email(ids, runtime) else f"sqs-{message_id}"
     reason = reason[:900]  # a message attribute, a record field: short and free of content
     runtime.sqs.send_message(
         QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
@@ -361,7 +370,7 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
             email_id=email_id,
             outcome=Outcome.INVALID,
             reason=reason,
-            conversation_id=conversation_id,
+            conversation_id=ids.conversation_id,
             timings={"received": now, "finished": now},
             details={"final": True, "sqs_message_id": message_id},
         )

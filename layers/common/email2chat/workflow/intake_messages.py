@@ -84,28 +84,36 @@ def parse_intake_message(body: str) -> IntakeMessage:
     raise InvalidEmailEvent("unknown message form: neither a Genesys event nor a direct email")
 
 
-def ids_hint(body: str) -> tuple[str | None, str | None]:
-    """(email id, conversation id) of a message we could not accept, as far as they can be read, from any
-    of the forms (a Genesys event's email id is its conversation id, as at intake); for the ``invalid``
-    record."""
+@dataclass(frozen=True)
+class MessageIds:
+    """What can be read of a message we could not accept, for its ``invalid`` record."""
+
+    email_id: str | None = None
+    conversation_id: str | None = None
+    continuation: bool = False  # a re-check or deferred attempt: the email's own next step, not a copy
+
+
+def ids_hint(body: str) -> MessageIds:
+    """The email and conversation ids of a message, from any of the forms (a Genesys event's email id is its
+    conversation id, as at intake), as far as they can be read."""
     try:
         data = json.loads(body)
     except (TypeError, ValueError):
-        return None, None
+        return MessageIds()
     if not isinstance(data, Mapping):
-        return None, None
+        return MessageIds()
     if data.get("kind") in (RECHECK_KIND, DEFERRED_KIND):
-        data = data.get("case")
-    elif "detail-type" in data or "detail" in data:
+        case = data.get("case")
+        return MessageIds(
+            _id_or_none(case, "email_id"), _id_or_none(case, "conversation_id"), continuation=True
+        )
+    if "detail-type" in data or "detail" in data:
         detail = data.get("detail")
-        body_of_event = detail.get("eventBody") if isinstance(detail, Mapping) else None
-        conversation_id = _id_or_none(body_of_event, "conversationId")
-        return conversation_id, conversation_id
-    return _id_or_none(data, "email_id"), _id_or_none(data, "conversation_id")
-
-
-def email_id_hint(body: str) -> str | None:
-    return ids_hint(body)[0]
+        conversation_id = _id_or_none(
+            detail.get("eventBody") if isinstance(detail, Mapping) else None, "conversationId"
+        )
+        return MessageIds(conversation_id, conversation_id)
+    return MessageIds(_id_or_none(data, "email_id"), _id_or_none(data, "conversation_id"))
 
 
 def _id_or_none(data: object, key: str) -> str | None:
