@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from email2chat.state.outcomes import Outcome, OutcomeRecord
@@ -112,7 +113,16 @@ def test_an_event_for_an_unknown_conversation_is_invalid(world: World) -> None:
     assert world.runtime.outcomes.get("sqs-m-1") is None
 
 
-def test_a_dead_lettered_deferred_attempt_ends_its_email_with_the_reason(world: World) -> None:
+@pytest.mark.parametrize(
+    ("broken", "ends_the_email"),
+    [
+        ({"kind": DEFERRED_KIND, "case": {"email_id": "email-6", "conversation_id": "conv-6"}}, True),
+        ({"email_id": "email-6", "conversation_id": "conv-6"}, False),  # a copy: no subject, body or customer
+    ],
+)
+def test_a_rejected_message_ends_a_pending_email_only_as_its_own_next_step(
+    world: World, broken: dict[str, Any], ends_the_email: bool
+) -> None:
     world.runtime.outcomes.record(
         OutcomeRecord(
             email_id="email-6",
@@ -121,14 +131,13 @@ def test_a_dead_lettered_deferred_attempt_ends_its_email_with_the_reason(world: 
             details={"final": False},
         )
     )
-    broken = {"kind": DEFERRED_KIND, "case": {"email_id": "email-6", "conversation_id": "conv-6"}}
 
     assert process_record(world.sqs_record(broken, message_id="bad-6"), world.runtime) == "invalid"
     record = world.runtime.outcomes.get("email-6")
     assert record is not None
-    assert record.outcome is Outcome.INVALID
-    assert record.conversation_id == "conv-6"
-    assert record.details["final"] is True
+    assert record.outcome is (Outcome.INVALID if ends_the_email else Outcome.DEFERRED)
+    assert record.conversation_id == ("conv-6" if ends_the_email else None)
+    assert (world.runtime.outcomes.get("sqs-bad-6") is None) is ends_the_email
 
 
 def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: World) -> None:
@@ -146,24 +155,6 @@ def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: 
     rejected = world.runtime.outcomes.get("sqs-bad-5")
     assert rejected is not None
     assert rejected.outcome is Outcome.INVALID
-
-
-def test_a_broken_copy_of_an_email_awaiting_its_re_check_does_not_end_it(world: World) -> None:
-    world.runtime.outcomes.record(
-        OutcomeRecord(
-            email_id="email-7",
-            outcome=Outcome.NOT_URGENT,
-            reason="re-check when the 15-minute wait trigger fires",
-            details={"final": False},
-        )
-    )
-    broken = {"email_id": "email-7", "conversation_id": "conv-7"}  # a copy: no subject, body or customer
-
-    assert process_record(world.sqs_record(broken, message_id="bad-7"), world.runtime) == "invalid"
-    pending = world.runtime.outcomes.get("email-7")
-    assert pending is not None
-    assert pending.outcome is Outcome.NOT_URGENT
-    assert world.runtime.outcomes.get("sqs-bad-7") is not None
 
 
 class BrokenClassifier:

@@ -26,6 +26,8 @@ from email2chat.workflow.status_events import handle_status_event
 from .conftest import RecordingSfn, World
 
 StartCase = Callable[..., dict[str, Any]]
+# What the ASL adds when Notify's retries are spent on 503s (NotifyUnavailable -> Defer)
+PUSH_SERVICE_DOWN = {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
 
 
 def _until_initiated(
@@ -115,7 +117,7 @@ def test_a_deferred_attempt_with_its_leg_open_waits_for_another_emails_lock_inst
     world: World, start_case: StartCase
 ) -> None:
     state = _until_initiated(world, start_case, "conv-c7")
-    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    state |= PUSH_SERVICE_DOWN
     deferred = defer(state, world.runtime)  # the push failed: the leg stays for the next attempt
     record_outcome(state | {"final": deferred}, world.runtime)
     world.runtime.lock.acquire("conv-c7", "email-other-1")  # another email on the conversation, meanwhile
@@ -699,7 +701,7 @@ def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_le
     with pytest.raises(ServerError):
         notify(state, world.runtime)
     # the ASL: Notify's retries spent -> NotifyUnavailable ($.check) -> Defer
-    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    state |= PUSH_SERVICE_DOWN
     deferred = defer(state, world.runtime)
     assert deferred["final"] is False
     assert deferred["reason"] == "push notification blocked (ServerError); re-queued as attempt 2"
@@ -735,7 +737,7 @@ def test_a_deferred_wait_trigger_upgrade_whose_email_an_agent_answered_meanwhile
     assert state["case"]["urgent_by"] == "wait_trigger"
     state["collision"] = collision_check(state, world.runtime)
     state["initiate"] = initiate(state, world.runtime)
-    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    state |= PUSH_SERVICE_DOWN
     deferred = defer(state, world.runtime)  # the push service was down
     record_outcome(state | {"final": deferred}, world.runtime)
     (requeued,) = world.sqs.sent_to(world.intake_queue_url)
@@ -762,7 +764,7 @@ def test_a_final_deferral_after_failed_pushes_closes_the_leg_and_gives_the_claim
     world: World, start_case: StartCase
 ) -> None:
     state = _until_initiated(world, start_case, "conv-d8")
-    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    state |= PUSH_SERVICE_DOWN
     world.clock.advance(3600)
 
     final = defer(state, world.runtime)
@@ -791,7 +793,7 @@ def test_a_final_deferral_whose_leg_genesys_fails_to_close_is_retried_not_record
     world: World, start_case: StartCase
 ) -> None:
     state = _until_initiated(world, start_case, "conv-d10")
-    state |= {"error": {"Error": "ServerError", "Cause": "503"}, "check": {"status": "notify_failed"}}
+    state |= PUSH_SERVICE_DOWN
     world.clock.advance(3600)
     world.emulator.set_fault("disconnect_participant", error_rate=1.0, error_status=503)
 
