@@ -140,6 +140,25 @@ def test_a_rejected_message_ends_a_pending_email_only_as_its_own_next_step(
     assert (world.runtime.outcomes.get("sqs-bad-6") is None) is ends_the_email
 
 
+def test_a_broken_copy_that_arrives_first_does_not_block_the_good_delivery(world: World) -> None:
+    world.seed("conv-8")
+    world.seed("conv-9")
+    broken_direct = {"email_id": "email-8", "conversation_id": "conv-8", "subject": "hi"}  # no customer
+    broken_event = world.emulator.email_started_event("conv-9")
+    broken_event["detail"]["eventBody"]["mediaType"] = "CHAT"
+
+    assert process_record(world.sqs_record(broken_direct, message_id="bad-8"), world.runtime) == "invalid"
+    assert process_record(world.sqs_record(broken_event, message_id="bad-9"), world.runtime) == "invalid"
+    good_direct = world.sqs_record(world.direct_message("email-8", "conv-8"), message_id="ok-8")
+    good_event = world.sqs_record(world.emulator.email_started_event("conv-9"), message_id="ok-9")
+
+    assert process_record(good_direct, world.runtime) == "started"
+    assert process_record(good_event, world.runtime) == "started"
+    rejected = world.runtime.outcomes.get("sqs-bad-8")
+    assert rejected is not None
+    assert rejected.details["email_id_hint"] == "email-8"  # findable from the email, without settling it
+
+
 def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: World) -> None:
     world.seed("conv-5")
     process_record(world.sqs_record(world.direct_message("email-5", "conv-5")), world.runtime)

@@ -121,7 +121,7 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
     try:
         message = parse_intake_message(wrapper.body)
     except InvalidEmailEvent as exc:
-        return reject(record, runtime, str(exc))
+        return reject(record, runtime, str(exc), readable=False)
     try:
         if isinstance(message, DirectEmail):
             return intake_email(_from_direct(message, runtime), runtime)
@@ -337,23 +337,32 @@ def _has_final_outcome(email_id: str, runtime: Runtime) -> bool:
     return record is not None and bool(record.details.get("final", True))
 
 
-def _ends_the_email(ids: MessageIds, runtime: Runtime) -> bool:
-    """Whether a rejected message's ``invalid`` is its email's outcome. A broken copy of an email already
-    seen must not overwrite that email's record ("connected" -> "invalid", or a pending re-check's); a broken
-    re-check or deferred attempt is the email's own next step, so it ends the email unless already settled."""
-    existing = runtime.outcomes.get(ids.email_id) if ids.email_id else None
-    if existing is None:
-        return True
-    return ids.continuation and not existing.details.get("final", True)
+def _ends_the_email(ids: MessageIds, runtime: Runtime, *, readable: bool) -> bool:
+    """Whether a rejected message's ``invalid`` is its email's own outcome (else: ``sqs-<message id>``).
+
+    - A re-check or deferred attempt is the email's own next step: it ends the email unless already settled.
+    - A message that could not be read as an email may be a broken copy of a good one: recorded under the
+      email's id it would settle it, and the good delivery would be ignored as a duplicate.
+    - An email read in full that fails for good (Genesys has no such conversation) ends, unless another
+      delivery already has an outcome ("connected" must not become "invalid").
+    """
+    if not ids.email_id:
+        return False
+    existing = runtime.outcomes.get(ids.email_id)
+    if ids.continuation:
+        return existing is None or not existing.details.get("final", True)
+    return readable and existing is None
 
 
-def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
-    """Send the message to the DLQ with its reason and record the ``invalid`` outcome."""
+def reject(record: Mapping[str, Any], runtime: Runtime, reason: str, *, readable: bool = True) -> str:
+    """Send the message to the DLQ with its reason and record the ``invalid`` outcome. ``readable``: the
+    message parsed as an email (or re-check, or deferred attempt), and failed later."""
     body = record.get("body")
     body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
     ids = ids_hint(body_text)
-    email_id = ids.email_id if ids.email_id and _ends_the_email(ids, runtime) else f"sqs-{message_id}"
+    own = _ends_the_email(ids, runtime, readable=readable)
+    email_id = ids.email_id if own and ids.email_id else f"sqs-{message_id}"
     reason = reason[:900]  # a message attribute, a record field: short and free of content
     runtime.sqs.send_message(
         QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
@@ -372,7 +381,11 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
             reason=reason,
             conversation_id=ids.conversation_id,
             timings={"received": now, "finished": now},
-            details={"final": True, "sqs_message_id": message_id},
+            details={
+                "final": True,
+                "sqs_message_id": message_id,
+                **({"email_id_hint": ids.email_id} if ids.email_id and not own else {}),
+            },
         )
     )
     observability.emit(observability.OUTCOME, 1, "Count", outcome=Outcome.INVALID.value)
