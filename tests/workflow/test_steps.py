@@ -631,6 +631,20 @@ def test_defer_is_final_after_the_retry_window(world: World, start_case: StartCa
     assert world.sqs.sent_to(world.intake_queue_url) == []
 
 
+def test_a_wait_trigger_upgrade_gets_the_whole_retry_window_from_its_re_check(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-d13")
+    # received an hour ago, upgraded by the wait trigger's re-check 15 minutes later, deferred since then
+    state["case"] |= {"received_at": world.clock.now() - 3600, "decided_at": world.clock.now() - 2700}
+    state["error"] = {"Error": "BreakerOpen", "Cause": "{}"}
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is False  # 45 minutes into its own 60
+    assert result["next_execution"] == "email-conv-d13-2"
+
+
 def test_a_final_deferral_closes_the_chat_leg_its_email_opened(world: World, start_case: StartCase) -> None:
     # A 201 landed, then the attribute patch kept failing until the retry window was spent: nobody was
     # notified, so the leg must not outlive the workflow (an agent would wait in an empty chat).

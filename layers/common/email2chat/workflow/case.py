@@ -52,7 +52,7 @@ class UpgradeCase:
     customer_key: str  # salted hash of the customer id/address: the cooldown key
     attempt: int = 1
     received_at: float = 0.0  # clock time of the first intake of this email
-    decided_at: float = 0.0
+    decided_at: float = 0.0  # when the upgrade was decided: intake, or the wait trigger's re-check
     score: float | None = None
     urgent_by: str = "score"  # "score" | "wait_trigger"
     attributes: Mapping[str, str] = field(default_factory=dict)  # email attributes carried by the message

@@ -35,7 +35,7 @@ def defer(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     settings = runtime.settings
     now = runtime.clock.now()
     why = _why(event)
-    elapsed = now - case.received_at
+    elapsed = now - (case.decided_at or case.received_at)  # since the upgrade was decided (a re-check: later)
     give_up = event.get("give_up")
     if isinstance(give_up, Mapping):
         reason = f"{give_up.get('reason', 'initiate failed for good')} ({_error_name(event)})"
