@@ -113,7 +113,9 @@ def test_error_names_are_our_typed_errors_or_states_errors(states: dict[str, dic
 
 def test_outcomes_set_by_pass_states_are_the_eight_names(states: dict[str, dict[str, Any]]) -> None:
     set_by_pass = {
-        s["Result"]["outcome"] for s in states.values() if s["Type"] == "Pass" and "outcome" in s["Result"]
+        s.get("Result", s.get("Parameters"))["outcome"]
+        for s in states.values()
+        if s["Type"] == "Pass" and "outcome" in s.get("Result", s.get("Parameters", {}))
     }
     assert set_by_pass <= {o.value for o in Outcome}
     assert {"collision_skipped", "cooldown_skipped", "connected"} <= set_by_pass
@@ -219,5 +221,8 @@ def test_a_deferred_wait_trigger_email_answered_meanwhile_ends_not_urgent(
 ) -> None:
     (choice,) = [c for c in states["ChatAlreadyActiveChoice"]["Choices"] if c["StringEquals"] == "answered"]
     answered = states[choice["Next"]]
-    assert answered["Result"]["outcome"] == Outcome.NOT_URGENT.value
+    assert answered["Parameters"]["outcome"] == Outcome.NOT_URGENT.value
+    assert (
+        answered["Parameters"]["reason.$"] == "$.collision.reason"
+    )  # "...; the chat leg it opened was closed"
     assert answered["Next"] == "RecordOutcome"
