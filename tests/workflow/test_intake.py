@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import email_key, execution_name
-from email2chat.workflow.intake import handle_batch, process_record
+from email2chat.workflow.intake import handle_batch, process_record, reject
 from email2chat.workflow.intake_messages import DEFERRED_KIND
 from hypothesis import given
 from hypothesis import strategies as st
@@ -157,6 +157,14 @@ def test_a_broken_copy_that_arrives_first_does_not_block_the_good_delivery(world
     rejected = world.runtime.outcomes.get("sqs-bad-8")
     assert rejected is not None
     assert rejected.details["email_id_hint"] == "email-8"  # findable from the email, without settling it
+
+
+def test_a_broken_copy_given_up_on_as_a_poison_message_does_not_settle_its_email(world: World) -> None:
+    broken = world.sqs_record({"email_id": "email-p", "conversation_id": "conv-p"}, message_id="bad-p")
+
+    assert reject(broken, world.runtime, "gave up after 5 receives: RuntimeError") == "invalid"
+    assert world.runtime.outcomes.get("email-p") is None
+    assert world.runtime.outcomes.get("sqs-bad-p") is not None
 
 
 def test_a_broken_copy_of_a_settled_email_does_not_overwrite_its_outcome(world: World) -> None:

@@ -403,6 +403,24 @@ def test_agent_assignment_latency_is_measured_from_initiation(world: World, star
     assert results[-1]["agent_assignment_latency_ms"] == pytest.approx(5000, abs=50)
 
 
+def test_an_event_without_genesys_time_is_dated_by_eventbridge(world: World, start_case: StartCase) -> None:
+    state = _until_notified(world, start_case, "conv-w5", customer_action="decline", answer_after_s=5)
+    world.clock.advance(5)
+    world.emulator.tick()
+    (left,) = [e for e in world.events if e["detail-type"].endswith("customer.end")]
+    _deliver_events(world)
+    stale = copy.deepcopy(left)
+    stale["detail-type"] = left["detail-type"].replace("customer.end", "customer.start")
+    del stale["detail"]["eventBody"]["eventTime"], stale["detail"]["timestamp"]
+    stale["time"] = "2000-01-01T00:00:00Z"  # EventBridge received it long ago: a redelivery
+    world.clock.advance(60)
+
+    assert "older than" in handle_status_event(stale, world.runtime)["ignored"]
+    seen = world.runtime.sessions.status_seen("conv-w5", state["initiate"]["participant_id"])
+    assert seen is not None
+    assert seen.kind == "left"
+
+
 def test_events_that_are_not_chat_status_are_ignored(world: World) -> None:
     assert "ignored" in handle_status_event({"detail-type": "x", "detail": {"eventBody": {}}}, world.runtime)
     assert "ignored" in handle_status_event({"unexpected": True}, world.runtime)
@@ -584,6 +602,25 @@ def test_a_customer_who_declines_while_cleanup_retries_gets_the_callback_offer(
     assert result["outcome"] == "declined_fallback"
     assert result["reason"].startswith("customer declined the chat")
     (email,) = world.emulator.emails_sent("conv-x7")
+    assert "call you back" in email["textBody"]
+
+
+def test_cleanup_that_cannot_read_genesys_sends_the_fallback_to_a_customer_who_declined_meanwhile(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-x8", customer_action="decline", answer_after_s=320)
+    world.clock.advance(300)
+    state["check"] = check_status(state, world.runtime)  # unanswered at the end of the wait
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+    world.clock.advance(20)
+    world.emulator.tick()
+    _deliver_events(world)  # the "left" arrives while Cleanup cannot read the conversation
+
+    result = cleanup(state, world.runtime)
+
+    assert result["outcome"] == "declined_fallback"
+    assert "status event (left)" in result["reason"]
+    (email,) = world.emulator.emails_sent("conv-x8")
     assert "call you back" in email["textBody"]
 
 
@@ -772,6 +809,20 @@ def test_a_deferred_wait_trigger_upgrade_whose_email_an_agent_answered_meanwhile
     )
     assert world.runtime.cooldown.claim(retry["case"]["customer_key"], "another-email")  # never prompted
     assert world.emulator.notifications("conv-d12") == []
+
+
+def test_a_leg_that_vanishes_before_its_disconnect_is_not_a_missing_conversation(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-d14")
+    state |= PUSH_SERVICE_DOWN
+    world.clock.advance(3600)
+    world.emulator.set_fault("disconnect_participant", error_rate=1.0, error_status=404)
+
+    result = defer(state, world.runtime)
+
+    assert result["final"] is True
+    assert result["reason"].endswith("still blocked after the 3600 s retry window")  # nothing left to close
 
 
 def test_a_final_deferral_after_failed_pushes_closes_the_leg_and_gives_the_claim_back(

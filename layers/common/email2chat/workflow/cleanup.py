@@ -2,7 +2,8 @@
 (already disconnected counts as done) and follow up by email; a leg Genesys refuses for good to close does
 not hold the email back (a transient failure is retried by the state machine first). If the customer joined
 at the last moment, nothing is closed and the outcome is ``connected`` (when Genesys cannot be read, their
-"joined" status event says so); one who declined meanwhile gets the fallback email."""
+"joined" status event says so); one who declined meanwhile gets the fallback email (also when only their
+status event says so)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from email2chat import observability
 from email2chat.errors import BadRequest, Conflict, Forbidden, NotFound
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of, push_failed
-from email2chat.workflow.check_status import READ_UNAVAILABLE, verdict_from_status_event
+from email2chat.workflow.check_status import DECLINED, READ_UNAVAILABLE, verdict_from_status_event
 from email2chat.workflow.customer_email import reply_to_customer
 from email2chat.workflow.fallback import fallback
 
@@ -48,10 +49,11 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     try:
         conversation = genesys.get_conversation(case.conversation_id)
     except READ_UNAVAILABLE as unreadable:
-        # Reached after CheckStatus could not read either; a "joined" that arrived since still counts.
+        # Reached after CheckStatus could not read either: a status event that arrived since decides
+        # (no event: ``unreadable`` is raised again, for the state machine's retries).
         verdict = verdict_from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
-        if verdict["status"] != CONNECTED:
-            raise unreadable from None
+        if verdict["status"] == DECLINED:
+            return fallback({**event, "check": verdict}, runtime)  # raises while Genesys cannot send it
         return {
             "outcome": CONNECTED,
             "reason": f"customer joined the chat ({verdict['decided_by']})",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import LockHeld
+from email2chat.errors import LockHeld, NotFound
 from email2chat.genesys.models import Conversation, MediaEntry, Participant
 from email2chat.state.cooldown import skip_reason
 from email2chat.workflow.case import UpgradeCase, case_of
@@ -52,9 +52,10 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
                 "reason": f"previous attempt {held.holder} still holds the lock",
             }
         if _opened_a_leg(case, runtime):
-            # Another email's upgrade holds the lock, but this email's earlier attempt left its chat leg
-            # open (a push that failed): skipping would orphan that leg, and the other upgrade will find
-            # it and stand down. Wait for the lock (bounded by the holder's execution and lease).
+            # Another email's upgrade holds the lock, but this email's earlier attempt opened a chat leg (a
+            # push that failed): skipping could orphan it. Wait for the lock: if the leg is still active, the
+            # other upgrade finds it and stands down; if not, it runs its course first (bounded by its
+            # execution and the lock's lease).
             return {
                 "status": WAIT,
                 "wait_seconds": runtime.real_seconds(OTHER_UPGRADE_WAIT_S),
@@ -107,7 +108,10 @@ def close_own_leg(case: UpgradeCase, conversation: Conversation, runtime: Runtim
     if own is None:
         return False  # none opened, or it is someone else's (a manual chat is never ours to close)
     participant, _ = own
-    runtime.genesys.disconnect_participant(case.conversation_id, participant.id)
+    try:
+        runtime.genesys.disconnect_participant(case.conversation_id, participant.id)
+    except NotFound:
+        return False  # it went away between the read and the disconnect: nothing left to close
     runtime.sessions.clear_initiating(case.key)
     observability.logger.info("orphaned chat leg closed", extra={"participant_id": participant.id})
     return True

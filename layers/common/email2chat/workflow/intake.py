@@ -121,7 +121,7 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
     try:
         message = parse_intake_message(wrapper.body)
     except InvalidEmailEvent as exc:
-        return reject(record, runtime, str(exc), readable=False)
+        return reject(record, runtime, str(exc))
     try:
         if isinstance(message, DirectEmail):
             return intake_email(_from_direct(message, runtime), runtime)
@@ -337,6 +337,15 @@ def _has_final_outcome(email_id: str, runtime: Runtime) -> bool:
     return record is not None and bool(record.details.get("final", True))
 
 
+def _parses(body: str) -> bool:
+    """The message reads as an email, a re-check or a deferred attempt (whatever failed after that)."""
+    try:
+        parse_intake_message(body)
+    except InvalidEmailEvent:
+        return False
+    return True
+
+
 def _ends_the_email(ids: MessageIds, runtime: Runtime, *, readable: bool) -> bool:
     """Whether a rejected message's ``invalid`` is its email's own outcome (else: ``sqs-<message id>``).
 
@@ -354,14 +363,13 @@ def _ends_the_email(ids: MessageIds, runtime: Runtime, *, readable: bool) -> boo
     return readable and existing is None
 
 
-def reject(record: Mapping[str, Any], runtime: Runtime, reason: str, *, readable: bool = True) -> str:
-    """Send the message to the DLQ with its reason and record the ``invalid`` outcome. ``readable``: the
-    message parsed as an email (or re-check, or deferred attempt), and failed later."""
+def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
+    """Send the message to the DLQ with its reason and record the ``invalid`` outcome."""
     body = record.get("body")
     body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
     ids = ids_hint(body_text)
-    own = _ends_the_email(ids, runtime, readable=readable)
+    own = _ends_the_email(ids, runtime, readable=_parses(body_text))
     email_id = ids.email_id if own and ids.email_id else f"sqs-{message_id}"
     reason = reason[:900]  # a message attribute, a record field: short and free of content
     runtime.sqs.send_message(

@@ -78,12 +78,13 @@ def _agent_assigned(conversation_id: str, at: float, runtime: Runtime) -> dict[s
 
 
 def _event_time(event: Mapping[str, Any], body: Mapping[str, Any], runtime: Runtime) -> float:
-    """When Genesys says it happened (epoch ms or ISO 8601); our clock when the event does not say."""
+    """When Genesys says it happened (epoch ms or ISO 8601), else when EventBridge received it (``time``); our
+    clock only when neither says (a redelivery then looks newer than it is)."""
     raw = body.get("eventTime")
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         return float(raw) / 1000.0
     detail = event.get("detail")
-    candidates = [raw, detail.get("timestamp") if isinstance(detail, Mapping) else None]
+    candidates = [raw, detail.get("timestamp") if isinstance(detail, Mapping) else None, event.get("time")]
     for candidate in candidates:
         parsed = parse_iso_time(candidate) if isinstance(candidate, str) else None
         if parsed is not None:
