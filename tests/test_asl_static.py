@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import deque
 from pathlib import Path
@@ -197,23 +198,46 @@ def _template_default(parameter: str) -> int:
     return int(found.group(1))
 
 
+def _states_at_template_defaults() -> dict[str, dict[str, Any]]:
+    text = PLACEHOLDER.sub(
+        lambda m: m.group(0) if m.group(1).endswith("Arn") else str(_template_default(m.group(1))),
+        ASL_PATH.read_text(),
+    )
+    return json.loads(text)["States"]
+
+
+def _ladder_seconds(retrier: dict[str, Any]) -> float:
+    """How long a retrier waits in all when every attempt fails."""
+    return sum(
+        min(
+            retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n, retrier.get("MaxDelaySeconds", math.inf)
+        )
+        for n in range(retrier["MaxAttempts"])
+    )
+
+
 @pytest.mark.parametrize("state", ["CheckStatus", "Fallback", "Cleanup", "Defer"])
 def test_after_the_push_a_genesys_outage_is_outlasted_for_twenty_minutes(state: str) -> None:
     """Nothing can be deferred once the customer was prompted (a new attempt would prompt again), so the
     read, the fallback and the follow-up wait out a Genesys outage in their retries, and so does a final
     deferral closing its chat leg: at the template's defaults 10 + 20 + 40 + 80 + 160 + 300 + 300 + 300 s."""
-    text = PLACEHOLDER.sub(
-        lambda m: str(_template_default(m.group(1))) if not m.group(1).endswith("Arn") else m.group(0),
-        ASL_PATH.read_text(),
-    )
-    states = json.loads(text)["States"]
+    retriers = _states_at_template_defaults()[state]["Retry"]
     for error in ("ServerError", "Timeout", "MalformedResponse"):
-        (retrier,) = [r for r in states[state]["Retry"] if error in r["ErrorEquals"]]
-        waits = [
-            min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n, retrier.get("MaxDelaySeconds", 1e9))
-            for n in range(retrier["MaxAttempts"])
-        ]
-        assert 1_100 <= sum(waits) <= 1_500, (state, error, waits)
+        (retrier,) = [r for r in retriers if error in r["ErrorEquals"]]
+        assert 1_100 <= _ladder_seconds(retrier) <= 1_500, (state, error)
+
+
+def test_the_session_lock_outlasts_the_longest_workflow_path() -> None:
+    """The lease frees only the conversation of a dead execution: a live one must never lose its lock, even
+    with every retry ladder on its path spent, the 5-minute wait and the throttle waits."""
+    states = _states_at_template_defaults()
+    path = ("CollisionCheck", "Initiate", "Notify", "AwaitAnswer", "CheckStatus", "Cleanup", "RecordOutcome")
+    longest = _template_default("ThrottleMaxWaitSeconds") + sum(
+        states[name].get("TimeoutSeconds", 0) + sum(_ladder_seconds(r) for r in states[name].get("Retry", []))
+        for name in path
+    )
+
+    assert _template_default("SessionLockLeaseSeconds") >= longest, longest
 
 
 def test_a_deferred_wait_trigger_email_answered_meanwhile_ends_not_urgent(

@@ -62,7 +62,7 @@ class Settings(BaseModel):
     wait_trigger_minutes: float = Field(default=15.0, ge=0)
 
     # Timings (seconds) and limits
-    session_lock_lease_s: int = Field(default=900, ge=1)
+    session_lock_lease_s: int = Field(default=5400, ge=1)  # outlasts the longest workflow path
     cooldown_hours: float = Field(default=24.0, ge=0)
     # HMAC key of the cooldown's customer hash; set a secret one per deployment (kept out of reprs).
     customer_key_salt: str = Field(default="email2chat/cooldown/v1", min_length=1, repr=False)
