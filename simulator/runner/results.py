@@ -90,7 +90,8 @@ def build_result(raw: RawRun) -> dict[str, Any]:
     records_by_email: dict[str, dict[str, Any]] = {r["email_id"]: r for r in raw.outcomes}
     records_by_conversation: dict[str, dict[str, Any]] = {}
     for stored in raw.outcomes:  # scan_all is oldest first: the latest per conversation wins
-        if stored.get("conversation_id"):
+        rejected_message = str(stored.get("email_id", "")).startswith("sqs-")  # not an email's own outcome
+        if stored.get("conversation_id") and not rejected_message:
             records_by_conversation[stored["conversation_id"]] = stored
     executions_by_conversation: dict[str, list[dict[str, Any]]] = {}
     for execution in raw.executions:

@@ -213,6 +213,26 @@ def test_an_agent_who_joins_after_the_workflow_ended_still_counts() -> None:
     assert result["latency"]["agent_assignment_s"]["count"] == 1
 
 
+def test_a_broken_copy_rejected_later_does_not_stand_for_an_event_form_email() -> None:
+    raw = _raw()
+    raw.outcomes.append(  # the intake's record of a broken copy of c2's event, recorded after the email's
+        {
+            "email_id": "sqs-bad-copy",
+            "outcome": "invalid",
+            "reason": "customer.start with mediaType CHAT, expected EMAIL",
+            "conversation_id": "c2",
+            "timings": {},
+            "recorded_at": T0 + 30,
+            "details": {"final": True, "sqs_message_id": "bad-copy", "email_id_hint": "c2"},
+            "history": [],
+        }
+    )
+
+    e2 = {e["id"]: e for e in build_result(raw)["emails"]}["e2"]
+
+    assert e2["outcome"] == "declined_fallback"
+
+
 def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 50) is None
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
