@@ -61,6 +61,21 @@ def _deliver_events(world: World) -> list[dict[str, Any]]:
     return results
 
 
+def _a_joined_copy_of_the_left(
+    world: World, start_case: StartCase, conversation_id: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The customer declined (the "left" event is delivered); returns the state and a "joined" copy of that
+    event, for a test to date before or without a time and deliver late."""
+    state = _until_notified(world, start_case, conversation_id, customer_action="decline", answer_after_s=5)
+    world.clock.advance(5)
+    world.emulator.tick()
+    (left,) = [e for e in world.events if e["detail-type"].endswith("customer.end")]
+    _deliver_events(world)
+    stale = copy.deepcopy(left)
+    stale["detail-type"] = left["detail-type"].replace("customer.end", "customer.start")
+    return state, stale
+
+
 def _legs(world: World, conversation_id: str) -> list[dict[str, Any]]:
     return world.emulator.chat_legs(conversation_id)
 
@@ -404,13 +419,7 @@ def test_agent_assignment_latency_is_measured_from_initiation(world: World, star
 
 
 def test_an_event_without_genesys_time_is_dated_by_eventbridge(world: World, start_case: StartCase) -> None:
-    state = _until_notified(world, start_case, "conv-w5", customer_action="decline", answer_after_s=5)
-    world.clock.advance(5)
-    world.emulator.tick()
-    (left,) = [e for e in world.events if e["detail-type"].endswith("customer.end")]
-    _deliver_events(world)
-    stale = copy.deepcopy(left)
-    stale["detail-type"] = left["detail-type"].replace("customer.end", "customer.start")
+    state, stale = _a_joined_copy_of_the_left(world, start_case, "conv-w5")
     del stale["detail"]["eventBody"]["eventTime"], stale["detail"]["timestamp"]
     stale["time"] = "2000-01-01T00:00:00Z"  # EventBridge received it long ago: a redelivery
     world.clock.advance(60)
@@ -484,13 +493,7 @@ def test_without_a_status_event_an_unreadable_genesys_is_left_to_the_state_machi
 
 
 def test_a_status_event_redelivered_after_a_newer_one_is_ignored(world: World, start_case: StartCase) -> None:
-    state = _until_notified(world, start_case, "conv-so-late", customer_action="decline", answer_after_s=5)
-    world.clock.advance(5)
-    world.emulator.tick()
-    (left,) = [e for e in world.events if e["detail-type"].endswith("customer.end")]
-    _deliver_events(world)
-    stale = copy.deepcopy(left)
-    stale["detail-type"] = left["detail-type"].replace("customer.end", "customer.start")
+    state, stale = _a_joined_copy_of_the_left(world, start_case, "conv-so-late")
     stale["detail"]["eventBody"]["eventTime"] -= 3000  # happened before the "left", delivered after it
 
     result = handle_status_event(stale, world.runtime)
