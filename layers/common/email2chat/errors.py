@@ -87,6 +87,10 @@ class MalformedResponse(GenesysError):
     """Genesys answered 2xx with a body that is not the JSON we expect."""
 
 
+# Genesys may answer later: retried by the client (GETs), re-queued by the intake, retried by the ASL.
+GENESYS_UNAVAILABLE = (RateLimited, ServerError, Timeout, MalformedResponse)
+
+
 class RequestGuardError(Email2ChatError, ValueError):
     """The client refused to send a request that would cause one of the guide's traps."""
 

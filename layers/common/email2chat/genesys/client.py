@@ -24,6 +24,7 @@ import requests
 from email2chat.clock import Clock, SystemClock
 from email2chat.config import Settings
 from email2chat.errors import (
+    GENESYS_UNAVAILABLE,
     BadRequest,
     ConfigError,
     Conflict,
@@ -305,7 +306,7 @@ class GenesysClient:
                         correlation_id=response.headers.get(CORRELATION_HEADER),
                     )
                 return str(data["access_token"]), float(data.get("expires_in") or 86400)
-            except (RateLimited, ServerError, Timeout, MalformedResponse) as error:
+            except GENESYS_UNAVAILABLE as error:
                 self._wait_before_retry(error, attempt, "token")
         raise AssertionError("unreachable: the last attempt raises")  # pragma: no cover
 
@@ -332,7 +333,7 @@ class GenesysClient:
                 if response.status_code >= 400:
                     raise _error_from_response(response, endpoint)
                 return _json_of(response, endpoint)
-            except (RateLimited, ServerError, Timeout, MalformedResponse) as error:
+            except GENESYS_UNAVAILABLE as error:
                 if attempt >= retries_left:
                     raise
                 self._wait_before_retry(error, attempt, endpoint)

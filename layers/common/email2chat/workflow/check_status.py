@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import MalformedResponse, RateLimited, ServerError, Timeout
+from email2chat.errors import GENESYS_UNAVAILABLE
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of
 from email2chat.workflow.intake_messages import parse_iso_time
@@ -38,7 +38,6 @@ _VERDICT = {
 }
 # The customer's status events (``status_events``) as the chat status they report.
 _EVENT_STATUS = {"joined": ChatStatus.CONNECTED, "left": ChatStatus.CLOSED}
-READ_UNAVAILABLE = (ServerError, Timeout, RateLimited, MalformedResponse)
 
 
 def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -49,10 +48,10 @@ def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     )
     try:
         conversation = runtime.genesys.get_conversation(case.conversation_id)
-    except READ_UNAVAILABLE as unreadable:
+    except GENESYS_UNAVAILABLE as unreadable:
         return verdict_from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
     chat_status = conversation.chat_status(participant_id)
-    result = _verdict(chat_status, runtime)
+    result = chat_verdict(chat_status, runtime)
     agent_at = parse_iso_time(conversation.agent_connected_time())
     if agent_at is not None:
         result["agent_assigned_at"] = agent_at
@@ -60,7 +59,8 @@ def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     return result
 
 
-def _verdict(chat_status: ChatStatus, runtime: Runtime, **extra: Any) -> dict[str, Any]:
+def chat_verdict(chat_status: ChatStatus, runtime: Runtime, **extra: Any) -> dict[str, Any]:
+    """``$.check``: the guide's verdict on a chat status, the status itself and when it was read."""
     return {
         "status": _VERDICT[chat_status],
         "chat_status": chat_status.value,
@@ -84,4 +84,4 @@ def verdict_from_status_event(
         raise unreadable
     decided_by = f"status event ({kind}); Genesys could not be read ({type(unreadable).__name__})"
     observability.logger.warning("chat status taken from the status event", extra={"decided_by": decided_by})
-    return _verdict(chat_status, runtime, decided_by=decided_by)
+    return chat_verdict(chat_status, runtime, decided_by=decided_by)

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import BadRequest, Conflict, Forbidden, NotFound
+from email2chat.errors import GENESYS_UNAVAILABLE, BadRequest, Conflict, Forbidden, NotFound
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of, push_failed
-from email2chat.workflow.check_status import DECLINED, READ_UNAVAILABLE, verdict_from_status_event
+from email2chat.workflow.check_status import DECLINED, chat_verdict, verdict_from_status_event
 from email2chat.workflow.customer_email import reply_to_customer
 from email2chat.workflow.fallback import fallback
 
@@ -48,7 +48,7 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     genesys = runtime.genesys
     try:
         conversation = genesys.get_conversation(case.conversation_id)
-    except READ_UNAVAILABLE as unreadable:
+    except GENESYS_UNAVAILABLE as unreadable:
         # Reached after CheckStatus could not read either: a status event that arrived since decides
         # (no event: ``unreadable`` is raised again, for the state machine's retries).
         verdict = verdict_from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
@@ -64,7 +64,7 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
     if chat_status == ChatStatus.DECLINED and not push_failed(event):
         # They declined while Cleanup was retrying: they get the callback offer, not "not a good time".
-        return fallback({**event, "check": {"status": "declined", "chat_status": chat_status.value}}, runtime)
+        return fallback({**event, "check": chat_verdict(chat_status, runtime)}, runtime)
     leg = "chat leg closed"
     try:
         genesys.disconnect_participant(case.conversation_id, participant_id)

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import ConfigError, GenesysError, NotFound
+from email2chat.errors import GENESYS_UNAVAILABLE, ConfigError, GenesysError, NotFound
 from email2chat.workflow.case import UpgradeCase, case_of, push_failed
-from email2chat.workflow.check_status import READ_UNAVAILABLE
 from email2chat.workflow.collision import close_own_leg
 from email2chat.workflow.intake_messages import deferred_message
 
@@ -65,7 +64,7 @@ def _final(reason: str, case: UpgradeCase, runtime: Runtime) -> dict[str, Any]:
     try:
         if _close_own_chat_leg(case, runtime):
             reason += "; the chat leg it opened was closed"
-    except READ_UNAVAILABLE:
+    except GENESYS_UNAVAILABLE:
         raise  # transient: the state machine retries Defer, and a retried final deferral closes the leg
     except GenesysError as error:  # refused for good: still the email's final outcome; say what is unknown
         reason += f"; its chat leg could not be checked or closed ({type(error).__name__})"

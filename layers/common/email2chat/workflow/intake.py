@@ -27,14 +27,12 @@ from botocore.exceptions import ClientError
 
 from email2chat import observability
 from email2chat.errors import (
+    GENESYS_UNAVAILABLE,
     BadRequest,
     ConfigError,
     InvalidEmailEvent,
-    MalformedResponse,
     NotFound,
     RateLimited,
-    ServerError,
-    Timeout,
 )
 from email2chat.state.cooldown import skip_reason
 from email2chat.state.outcomes import Outcome, OutcomeRecord
@@ -132,7 +130,7 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
         return start_upgrade(message.case, runtime)
     except (InvalidEmailEvent, NotFound, BadRequest) as exc:
         return reject(record, runtime, str(exc))
-    except (RateLimited, ServerError, Timeout, MalformedResponse) as exc:
+    except GENESYS_UNAVAILABLE as exc:
         return retry_later(record, wrapper, exc, runtime)
 
 
