@@ -8,7 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from email2chat.errors import BreakerOpen, LockHeld, OutcomeUnknown, RateLimited, ServerError, Timeout
+from email2chat.errors import (
+    BreakerOpen,
+    LockHeld,
+    MalformedResponse,
+    OutcomeUnknown,
+    RateLimited,
+    ServerError,
+    Timeout,
+)
 from email2chat.genesys.client import ClientCredentials, GenesysClient
 from email2chat.state.breaker import BreakerState
 from email2chat.state.outcomes import Outcome
@@ -535,18 +543,59 @@ def test_the_fallback_email_still_goes_out_when_the_message_list_cannot_be_read(
     assert [a["email"] for a in email["to"]] == ["conv-f2@customer.example"]  # the participant's address
 
 
+@pytest.mark.parametrize("step", [fallback, cleanup])
+def test_a_customer_email_whose_answer_was_lost_is_not_sent_again_on_the_retry(
+    world: World, start_case: StartCase, step: Callable[..., dict[str, Any]]
+) -> None:
+    conversation_id = f"conv-f3-{step.__name__}"
+    state = _until_declined(world, start_case, conversation_id)
+    world.clock.advance(300)
+    world.emulator.set_fault("agentless_email", malformed_rate=1.0)  # sent, then a garbled 200
+
+    with pytest.raises(MalformedResponse):
+        step(state, world.runtime)
+    world.emulator.set_fault("agentless_email")
+    retried = step(state, world.runtime)
+
+    (sent,) = world.emulator.emails_sent(conversation_id)
+    assert sent["id"] in (retried.get("fallback_message_id"), retried.get("follow_up_message_id"))
+
+
+def test_each_email_of_a_conversation_gets_its_own_fallback(world: World, start_case: StartCase) -> None:
+    state = _until_declined(world, start_case, "conv-f4")
+    other_email = {**state, "case": {**state["case"], "email_id": "email-conv-f4-second"}}
+
+    fallback(state, world.runtime)
+    fallback(other_email, world.runtime)
+    fallback(state, world.runtime)
+
+    assert len(world.emulator.emails_sent("conv-f4")) == 2
+
+
+def test_no_customer_email_is_sent_while_genesys_cannot_say_whether_it_already_was(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_declined(world, start_case, "conv-f5")
+    world.emulator.set_fault("list_messages", error_rate=1.0, error_status=503)
+
+    with pytest.raises(ServerError):
+        fallback(state, world.runtime)
+    assert world.emulator.emails_sent("conv-f5") == []
+
+
 def test_cleanup_disconnects_the_leg_and_follows_up_by_email(world: World, start_case: StartCase) -> None:
     state = _until_notified(world, start_case, "conv-x1", customer_action="ignore")
     world.clock.advance(300)
 
     result = cleanup(state, world.runtime)
-    again = cleanup(state, world.runtime)  # already disconnected counts as done
+    again = cleanup(state, world.runtime)  # already disconnected counts as done; already sent too
 
     assert result["outcome"] == "timeout_cleanup"
     assert again["outcome"] == "timeout_cleanup"
+    assert again["follow_up_message_id"] == result["follow_up_message_id"]
     assert all(leg["state"] == "disconnected" for leg in _legs(world, "conv-x1"))
-    assert len(world.emulator.emails_sent("conv-x1")) == 2
-    assert "conv-x1" in world.emulator.emails_sent("conv-x1")[0]["textBody"]
+    (follow_up,) = world.emulator.emails_sent("conv-x1")
+    assert "conv-x1" in follow_up["textBody"]
 
 
 def test_cleanup_after_a_failed_push_does_not_mention_an_invitation_the_customer_never_saw(

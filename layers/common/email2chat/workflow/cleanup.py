@@ -15,7 +15,7 @@ from email2chat.errors import GENESYS_UNAVAILABLE, BadRequest, Conflict, Forbidd
 from email2chat.genesys.models import ChatStatus
 from email2chat.workflow.case import case_of, push_failed
 from email2chat.workflow.check_status import DECLINED, chat_verdict, verdict_from_status_event
-from email2chat.workflow.customer_email import reply_to_customer
+from email2chat.workflow.customer_email import message_reference, reply_to_customer
 from email2chat.workflow.fallback import fallback
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         case.conversation_id,
         runtime.settings.fallback_from_address,
         follow_up_text(case.conversation_id, invited=not notify_failed),
+        reference=message_reference(case.email_id, "follow-up"),
     )
     why = "push notification failed" if notify_failed else "no answer within the wait"
     return {

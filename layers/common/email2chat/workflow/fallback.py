@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
 from email2chat.workflow.case import case_of
-from email2chat.workflow.customer_email import reply_to_customer
+from email2chat.workflow.customer_email import message_reference, reply_to_customer
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -41,6 +41,7 @@ def fallback(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         case.conversation_id,
         runtime.settings.fallback_from_address,
         fallback_text(case.conversation_id),
+        reference=message_reference(case.email_id, "fallback"),
     )
     check = event.get("check")
     check = check if isinstance(check, Mapping) else {}
