@@ -227,11 +227,35 @@ def test_after_the_push_a_genesys_outage_is_outlasted_for_twenty_minutes(state: 
         assert 1_100 <= _ladder_seconds(retrier) <= 1_500, (state, error)
 
 
+@pytest.mark.parametrize("step", ["Fallback", "Cleanup"])
+def test_a_customer_email_genesys_cannot_take_in_the_retries_is_queued_for_later(
+    states: dict[str, dict[str, Any]], step: str
+) -> None:
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in states[step]["Catch"]}
+    later = catches[("ServerError", "Timeout", "MalformedResponse", "RateLimited")]
+
+    assert states[later]["Result"] == {"step": step.lower()}
+    assert states[later]["Next"] == "QueueLateEmail"
+    assert catches[("States.ALL",)] == f"{step}Failed"  # refused for good: nothing to wait for
+    not_queued = states[states["QueueLateEmail"]["Catch"][0]["Next"]]
+    reached = {c["Next"] for c in not_queued["Choices"]} | {not_queued["Default"]}
+    assert f"{step}Failed" in reached
+
+
 def test_the_session_lock_outlasts_the_longest_workflow_path() -> None:
     """The lease frees only the conversation of a dead execution: a live one must never lose its lock, even
     with every retry ladder on its path spent, the 5-minute wait and the throttle waits."""
     states = _states_at_template_defaults()
-    path = ("CollisionCheck", "Initiate", "Notify", "AwaitAnswer", "CheckStatus", "Cleanup", "RecordOutcome")
+    path = (
+        "CollisionCheck",
+        "Initiate",
+        "Notify",
+        "AwaitAnswer",
+        "CheckStatus",
+        "Cleanup",
+        "QueueLateEmail",
+        "RecordOutcome",
+    )
     longest = _template_default("ThrottleMaxWaitSeconds") + sum(
         states[name].get("TimeoutSeconds", 0) + sum(_ladder_seconds(r) for r in states[name].get("Retry", []))
         for name in path

@@ -1,7 +1,8 @@
 """Regenerate ``events/``: one sample event per function, captured from real local runs.
 
 ``python -m simulator.runner.sample_events [events]`` runs the emulator's demo conversation through the
-pipeline four times (accepted, declined, ignored, during an outage), records the event every function
+pipeline five times (accepted, declined, ignored, during an initiateChat outage, declined during an
+email outage), records the event every function
 received (the in-process Lambda seam keeps them), and writes the first one per function as
 ``events/<function dir>.json``. The events name the emulator's demo conversation
 (``email2chat emulator`` seeds it), so ``sam local invoke -e events/<name>.json`` works against it.
@@ -16,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.runner.pipeline import LocalPipeline, RunOptions
+from simulator.runner.pipeline import LocalPipeline, Outage, RunOptions
 from simulator.runner.scenario import parse_lines
 
 DEMO_CONVERSATION_ID = "00000000-0000-4000-8000-000000000001"  # as seeded by `email2chat emulator --demo`
@@ -34,11 +35,16 @@ RUNS: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({"customer_action": "decline", "answer_after_s": 3}, {}),
     ({"customer_action": "ignore"}, {}),
     ({"customer_action": "accept", "answer_after_s": 3}, {"outage_seconds": 3600, "timeout_s": 20.0}),
+    # the fallback email outlasts Fallback's retries: QueueLateEmail
+    (
+        {"customer_action": "decline", "answer_after_s": 3},
+        {"outages": (Outage("agentless_email", 0, 2400),), "timeout_s": 60.0},
+    ),
 ]
 
 
 def capture(time_scale: float = 0.01) -> dict[str, list[Any]]:
-    """Function code dir -> the events it received, over the four demo runs.
+    """Function code dir -> the events it received, over the demo runs.
 
     The emulator's ids are deterministic (seeded), but each run creates its own chat leg: the leg ids of the
     later runs are rewritten to the first run's, so replaying the events in order on a freshly seeded demo

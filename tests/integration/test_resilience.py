@@ -94,3 +94,25 @@ def test_a_genesys_read_outage_after_the_push_leaves_the_verdict_to_the_customer
     for email in result["emails"]:
         assert email["chat_legs"] == 1, email["id"]
         assert email["notifications"] == 1, email["id"]
+
+
+def test_customer_emails_genesys_cannot_take_within_the_retries_go_out_once_after_the_outage(
+    pipeline_runner: RunPipeline,
+) -> None:
+    """``--outage agentless_email:0-3000``: longer than Fallback's and Cleanup's ~20 minutes of retries
+    (the previous code ended both "could not be sent" / "cleanup failed", with no email ever)."""
+    lines = [
+        email_line("late-declines", n=0, customer_action="decline", answer_after_s=20),
+        email_line("late-ignores", n=1, customer_action="ignore"),
+    ]
+    result, _ = pipeline_runner(lines, outages=(Outage("agentless_email", 0, 3000),))
+
+    assert result["missing"] == []
+    assert result["simulated_s"] > 3000  # the emails went out after the outage, not in it
+    by_id = {email["id"]: email for email in result["emails"]}
+    assert by_id["late-declines"]["outcome"] == "declined_fallback"
+    assert by_id["late-ignores"]["outcome"] == "timeout_cleanup"
+    for email in result["emails"]:
+        assert email["fallback_emails"] == 1, email["id"]
+        assert "(late: Genesys was unavailable" in email["reason"], email["id"]
+    assert result["dead_letters"] == []

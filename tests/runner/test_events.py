@@ -25,6 +25,7 @@ ORDER = [
     "check_status",
     "fallback",
     "cleanup",
+    "late_email",
     "defer",
     "record_outcome",
 ]

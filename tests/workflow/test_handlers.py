@@ -42,6 +42,7 @@ def test_every_function_exposes_a_thin_handler() -> None:
         "fallback",
         "cleanup",
         "defer",
+        "late_email",
         "record_outcome",
         "status_events",
     }

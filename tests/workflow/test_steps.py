@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from email2chat.errors import (
+    GENESYS_UNAVAILABLE,
     BreakerOpen,
     LockHeld,
     MalformedResponse,
@@ -27,6 +29,8 @@ from email2chat.workflow.collision import collision_check
 from email2chat.workflow.defer import defer
 from email2chat.workflow.fallback import fallback
 from email2chat.workflow.initiate import initiate
+from email2chat.workflow.intake import process_record
+from email2chat.workflow.late_email import queue_late_email
 from email2chat.workflow.notify import notify
 from email2chat.workflow.record_outcome import record_outcome
 from email2chat.workflow.status_events import handle_status_event
@@ -581,6 +585,101 @@ def test_no_customer_email_is_sent_while_genesys_cannot_say_whether_it_already_w
     with pytest.raises(ServerError):
         fallback(state, world.runtime)
     assert world.emulator.emails_sent("conv-f5") == []
+
+
+# --- Late customer emails: Genesys unavailable through Fallback's or Cleanup's retries -------------------
+
+
+def _queued_for_later(world: World, state: dict[str, Any], step: Callable[..., dict[str, Any]]) -> str:
+    """Run ``step`` into its Genesys error, then QueueLateEmail and RecordOutcome as the ASL's Catch does;
+    returns the late email's intake message body."""
+    with pytest.raises(GENESYS_UNAVAILABLE) as failed:
+        step(state, world.runtime)
+    state["error"] = {"Error": type(failed.value).__name__, "Cause": str(failed.value)}
+    state["late"] = {"step": step.__name__}
+    state["final"] = queue_late_email(state, world.runtime)
+    record_outcome(state, world.runtime)
+    return str(world.sqs.sent_to(world.intake_queue_url)[-1]["MessageBody"])
+
+
+def test_a_fallback_genesys_could_not_take_is_sent_when_it_answers_and_only_once(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_declined(world, start_case, "conv-l1")
+    world.emulator.set_fault("agentless_email", error_rate=1.0, error_status=503)
+    late = _queued_for_later(world, state, fallback)
+    queued = world.runtime.outcomes.get("email-conv-l1")
+    world.emulator.set_fault("agentless_email")
+    world.clock.advance(900)
+
+    first = process_record(world.sqs_record(late, message_id="late-1"), world.runtime)
+    again = process_record(world.sqs_record(late, message_id="late-1"), world.runtime)  # delivered twice
+
+    assert queued is not None
+    assert queued.details["late_email"] == "queued"
+    assert "fallback email is queued" in queued.reason
+    assert (first, again) == ("sent", "sent")
+    (email,) = world.emulator.emails_sent("conv-l1")
+    record = world.runtime.outcomes.get("email-conv-l1")
+    assert record is not None
+    assert record.outcome == Outcome.DECLINED_FALLBACK
+    assert record.details["late_email"] == "sent"
+    assert record.details["fallback_message_id"] == email["id"]
+    assert "call you back" in email["textBody"]
+
+
+def test_a_late_cleanup_finds_the_customer_who_joined_meanwhile_connected(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-l2", customer_action="accept", answer_after_s=1500)
+    world.clock.advance(300)
+    state["check"] = check_status(state, world.runtime)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+    late = _queued_for_later(world, state, cleanup)
+    world.emulator.set_fault("get_conversation")
+    world.clock.advance(1500)
+
+    assert process_record(world.sqs_record(late), world.runtime) == "sent"
+    record = world.runtime.outcomes.get("email-conv-l2")
+    assert record is not None
+    assert record.outcome == Outcome.CONNECTED
+    assert [h["outcome"] for h in record.history] == ["timeout_cleanup"]
+    assert world.emulator.emails_sent("conv-l2") == []
+
+
+def test_a_late_email_is_re_queued_while_genesys_is_down_and_given_up_to_the_dlq_after_the_window(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-l3", customer_action="ignore")
+    world.clock.advance(300)
+    state["check"] = check_status(state, world.runtime)
+    world.emulator.set_fault("agentless_email", error_rate=1.0, error_status=503)
+    late = _queued_for_later(world, state, cleanup)
+    window = world.runtime.settings.defer_retry_window_s
+
+    world.clock.advance(900)
+    retried = process_record(world.sqs_record(late), world.runtime)
+    late_again = str(world.sqs.sent_to(world.intake_queue_url)[-1]["MessageBody"])
+    world.clock.advance(window)
+    gave_up = process_record(world.sqs_record(late_again), world.runtime)
+
+    assert (retried, gave_up) == ("late_email_retry", "given_up")
+    assert json.loads(late_again)["attempt"] == 2
+    (dead,) = world.drain(world.dlq_url)
+    assert "Genesys still unavailable" in dead["MessageAttributes"]["reason"]["StringValue"]
+    record = world.runtime.outcomes.get("email-conv-l3")
+    assert record is not None
+    assert record.outcome == Outcome.TIMEOUT_CLEANUP
+    assert "given up: Genesys still unavailable" in record.reason
+    assert world.emulator.emails_sent("conv-l3") == []
+
+
+def test_a_late_email_message_for_another_step_is_rejected_with_its_reason(world: World) -> None:
+    body = {"kind": "email2chat.late_email", "step": "notify", "state": {}, "queued_at": 0}
+
+    assert process_record(world.sqs_record(body), world.runtime) == "invalid"
+    (dead,) = world.drain(world.dlq_url)
+    assert "'notify' is not one of fallback, cleanup" in dead["MessageAttributes"]["reason"]["StringValue"]
 
 
 def test_cleanup_disconnects_the_leg_and_follows_up_by_email(world: World, start_case: StartCase) -> None:

@@ -42,6 +42,7 @@ from email2chat.workflow.customer_email import inbound_messages
 from email2chat.workflow.intake_messages import (
     DirectEmail,
     GenesysEmailEvent,
+    LateEmail,
     MessageIds,
     RecheckRequest,
     RetryWrapper,
@@ -52,6 +53,7 @@ from email2chat.workflow.intake_messages import (
     retry_message,
     unwrap_retry,
 )
+from email2chat.workflow.late_email import send_late_email
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -127,6 +129,8 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
             return intake_email(_from_genesys_event(message, runtime), runtime)
         if isinstance(message, RecheckRequest):
             return recheck(message, runtime)
+        if isinstance(message, LateEmail):
+            return send_late_email(message, runtime)
         return start_upgrade(message.case, runtime)
     except (InvalidEmailEvent, NotFound, BadRequest) as exc:
         return reject(record, runtime, str(exc))

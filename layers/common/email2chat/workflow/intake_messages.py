@@ -4,7 +4,8 @@
    ``eventBody.mediaType == "EMAIL"`` (the body is NOT in the event: the intake fetches it).
 2. The compact direct form ``{"email_id", "conversation_id", "subject", "body" | "html",
    "customer": {"id", "email", "name"}, "attributes": {...}, "queue_wait_minutes": 0}``.
-3. Internal forms written by this workflow: the wait-trigger re-check and the deferred retry.
+3. Internal forms written by this workflow: the wait-trigger re-check, the deferred retry and the late
+   customer email (a fallback or follow-up Genesys could not take within the workflow's retries).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from email2chat.workflow.case import UpgradeCase
 RECHECK_KIND = "email2chat.recheck"
 DEFERRED_KIND = "email2chat.deferred"
 RETRY_KIND = "email2chat.retry"
+LATE_EMAIL_KIND = "email2chat.late_email"
+LATE_EMAIL_STEPS = ("fallback", "cleanup")
 CUSTOMER_START_SUFFIX = ".customer.start"
 MAX_ID_LENGTH = 256
 
@@ -60,7 +63,19 @@ class DeferredUpgrade:
     case: UpgradeCase
 
 
-IntakeMessage = DirectEmail | GenesysEmailEvent | RecheckRequest | DeferredUpgrade
+@dataclass(frozen=True)
+class LateEmail:
+    """The ``step`` (fallback or cleanup) to run again on the workflow ``state`` it failed on, once Genesys
+    answers; ``queued_at`` (clock time) bounds how long it keeps trying, ``attempt`` counts the tries."""
+
+    step: str
+    state: Mapping[str, Any]
+    case: UpgradeCase  # read from ``state`` (refused there when unreadable, not when the step runs)
+    queued_at: float
+    attempt: int = 1
+
+
+IntakeMessage = DirectEmail | GenesysEmailEvent | RecheckRequest | DeferredUpgrade | LateEmail
 
 
 def parse_intake_message(body: str) -> IntakeMessage:
@@ -77,6 +92,8 @@ def parse_intake_message(body: str) -> IntakeMessage:
         )
     if kind == DEFERRED_KIND:
         return DeferredUpgrade(case=UpgradeCase.from_dict(_mapping(data, "case")))
+    if kind == LATE_EMAIL_KIND:
+        return _parse_late_email(data)
     if "detail-type" in data or "detail" in data:
         return _parse_genesys_event(data)
     if "email_id" in data or "conversation_id" in data:
@@ -102,8 +119,9 @@ def ids_hint(body: str) -> MessageIds:
         return MessageIds()
     if not isinstance(data, Mapping):
         return MessageIds()
-    if data.get("kind") in (RECHECK_KIND, DEFERRED_KIND):
-        case = data.get("case")
+    if data.get("kind") in (RECHECK_KIND, DEFERRED_KIND, LATE_EMAIL_KIND):
+        state = data.get("state")
+        case = data.get("case") or (state.get("case") if isinstance(state, Mapping) else None)
         return MessageIds(
             _id_or_none(case, "email_id"), _id_or_none(case, "conversation_id"), continuation=True
         )
@@ -169,6 +187,40 @@ def recheck_message(case: UpgradeCase, due_at: float) -> str:
 
 def deferred_message(case: UpgradeCase) -> str:
     return json.dumps({"kind": DEFERRED_KIND, "case": case.to_dict()}, sort_keys=True)
+
+
+def late_email_message(late: LateEmail) -> str:
+    return json.dumps(
+        {
+            "kind": LATE_EMAIL_KIND,
+            "step": late.step,
+            "state": dict(late.state),
+            "queued_at": late.queued_at,
+            "attempt": late.attempt,
+        },
+        sort_keys=True,
+    )
+
+
+def _parse_late_email(data: Mapping[str, Any]) -> LateEmail:
+    step = data.get("step")
+    if step not in LATE_EMAIL_STEPS:
+        raise InvalidEmailEvent(f"late email step {step!r} is not one of {', '.join(LATE_EMAIL_STEPS)}")
+    attempt = data.get("attempt", 1)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise InvalidEmailEvent("late email 'attempt' must be an integer >= 1")
+    state = _mapping(data, "state")
+    if step == "cleanup":
+        initiate = state.get("initiate")
+        if not isinstance(initiate, Mapping) or not initiate.get("participant_id"):
+            raise InvalidEmailEvent("late cleanup's state has no initiate.participant_id (the chat leg)")
+    return LateEmail(
+        step=str(step),
+        state=state,
+        case=UpgradeCase.from_dict(_mapping(state, "case")),
+        queued_at=_number(data, "queued_at"),
+        attempt=attempt,
+    )
 
 
 def _parse_genesys_event(data: Mapping[str, Any]) -> GenesysEmailEvent:

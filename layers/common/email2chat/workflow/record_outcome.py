@@ -106,7 +106,10 @@ def _details(
         if key in initiate:
             details[key] = initiate[key]
     for section, keys in (
-        ("final", ("next_execution", "retry_at", "fallback_message_id", "follow_up_message_id")),
+        (
+            "final",
+            ("next_execution", "retry_at", "fallback_message_id", "follow_up_message_id", "late_email"),
+        ),
         ("notify", ("notification_id", "deep_link")),
         ("check", ("chat_status", "decided_by")),
         ("answer", ("event", "source")),
