@@ -47,7 +47,7 @@ def test_cfn_lint_passes() -> None:
 
 def test_each_function_has_a_thin_handler_and_the_layer(template: dict[str, Any]) -> None:
     functions = _resources(template, "AWS::Serverless::Function")
-    assert len(functions) == 12
+    assert len(functions) == 13
     assert template["Globals"]["Function"]["Handler"] == "app.handler"
     assert template["Globals"]["Function"]["Layers"] == [{"Ref": "CommonLayer"}]
     for name, resource in functions.items():

@@ -95,6 +95,17 @@ class FunctionSpec:
     def event_types(self) -> set[str]:
         return {str(e.get("Type", "")) for e in self.events.values() if isinstance(e, Mapping)}
 
+    def rule_sources(self) -> set[str]:
+        """The ``source`` values its EventBridge rules match (``aws.states`` for Step Functions' own)."""
+        sources: set[str] = set()
+        for event in self.events.values():
+            properties = event.get("Properties") if isinstance(event, Mapping) else None
+            pattern = properties.get("Pattern") if isinstance(properties, Mapping) else None
+            source = pattern.get("source") if isinstance(pattern, Mapping) else None
+            if isinstance(source, list):
+                sources.update(str(s) for s in source)
+        return sources
+
 
 @dataclass(frozen=True)
 class StateMachineSpec:

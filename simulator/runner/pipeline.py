@@ -258,8 +258,11 @@ class LocalPipeline:
         stack = self.stack
         template = stack.template
         intake = _function_with_event(template.functions, {"SQS"}) or template.function_for_code("intake")
+        genesys_rules = {  # not the rule on Step Functions' own execution events
+            k: f for k, f in template.functions.items() if "aws.states" not in f.rule_sources()
+        }
         status = _function_with_event(
-            template.functions, {"EventBridgeRule", "CloudWatchEvent"}
+            genesys_rules, {"EventBridgeRule", "CloudWatchEvent"}
         ) or template.function_for_code("status_events")
         self.intake_function = intake.logical_id
         self.status_function = status.logical_id

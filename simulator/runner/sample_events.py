@@ -51,6 +51,7 @@ def capture(time_scale: float = 0.01) -> dict[str, list[Any]]:
     conversation (``tests/runner/test_events.py``, or by hand with ``sam local invoke``) finds that leg."""
     captured: dict[str, list[Any]] = {}
     first_leg: dict[str, str] = {}
+    machine_arn = ""
     for behaviour, options in RUNS:
         line = json.dumps({**DEMO_EMAIL, **behaviour})
         scenario = parse_lines([line], name="demo")
@@ -58,6 +59,7 @@ def capture(time_scale: float = 0.01) -> dict[str, list[Any]]:
             assert pipeline.stack is not None
             pipeline.stack.lambdas.record_payloads = True
             pipeline.run(scenario)
+            machine_arn = pipeline.stack.state_machine_arn
             functions = pipeline.stack.template.functions
             run_events = {
                 functions[f].code_uri.rstrip("/").split("/")[-1]: events
@@ -72,7 +74,39 @@ def capture(time_scale: float = 0.01) -> dict[str, list[Any]]:
                 text = text.replace(value, first_leg[key])
         for code_dir, events in json.loads(text).items():
             captured.setdefault(code_dir, []).extend(events)
+    first_input = {"case": captured["collision_check"][0]["case"]}
+    captured["execution_ended"] = [stopped_execution_event(machine_arn, first_input)]
     return captured
+
+
+def stopped_execution_event(machine_arn: str, execution_input: dict[str, Any]) -> dict[str, Any]:
+    """What EventBridge delivers when an execution is stopped from the console (moto sends no such events:
+    this one is built from a captured execution input)."""
+    name = execution_input["case"]["execution"]
+    return {
+        "version": "0",
+        "id": "7b4a5c1e-0000-4000-8000-000000000001",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"],
+        "detail": {
+            "executionArn": machine_arn.replace(":stateMachine:", ":execution:") + f":{name}",
+            "stateMachineArn": machine_arn,
+            "name": name,
+            "status": "ABORTED",
+            "startDate": 1767225590000,
+            "stopDate": 1767225600000,
+            "input": json.dumps(execution_input),
+            "inputDetails": {"included": True},
+            "output": None,
+            "outputDetails": None,
+            "error": None,
+            "cause": None,
+        },
+    }
 
 
 def _leg_ids(run_events: dict[str, list[Any]]) -> dict[str, str]:

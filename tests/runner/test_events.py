@@ -28,6 +28,7 @@ ORDER = [
     "late_email",
     "defer",
     "record_outcome",
+    "execution_ended",
 ]
 
 

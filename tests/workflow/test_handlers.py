@@ -42,6 +42,7 @@ def test_every_function_exposes_a_thin_handler() -> None:
         "fallback",
         "cleanup",
         "defer",
+        "execution_ended",
         "late_email",
         "record_outcome",
         "status_events",

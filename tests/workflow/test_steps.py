@@ -12,6 +12,7 @@ import pytest
 from email2chat.errors import (
     GENESYS_UNAVAILABLE,
     BreakerOpen,
+    InvalidEmailEvent,
     LockHeld,
     MalformedResponse,
     OutcomeUnknown,
@@ -27,6 +28,7 @@ from email2chat.workflow.check_status import check_status
 from email2chat.workflow.cleanup import cleanup
 from email2chat.workflow.collision import collision_check
 from email2chat.workflow.defer import defer
+from email2chat.workflow.execution_ended import settle_stopped_execution
 from email2chat.workflow.fallback import fallback
 from email2chat.workflow.initiate import initiate
 from email2chat.workflow.intake import process_record
@@ -680,6 +682,100 @@ def test_a_late_email_message_for_another_step_is_rejected_with_its_reason(world
     assert process_record(world.sqs_record(body), world.runtime) == "invalid"
     (dead,) = world.drain(world.dlq_url)
     assert "'notify' is not one of fallback, cleanup" in dead["MessageAttributes"]["reason"]["StringValue"]
+
+
+# --- Executions stopped outside the workflow (console stop, timeout, uncaught failure) ---------------
+
+
+def _stopped(world: World, state: dict[str, Any], status: str = "ABORTED", **detail: Any) -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when the execution of ``state`` stops."""
+    name = state["case"]["execution"]
+    return {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": world.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}",
+            "stateMachineArn": world.state_machine_arn,
+            "name": name,
+            "status": status,
+            "input": json.dumps({"case": state["case"]}),
+            **detail,
+        },
+    }
+
+
+def test_an_execution_stopped_while_the_customer_is_prompted_frees_the_conversation_and_closes_the_leg(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-s1", customer_action="ignore")
+
+    result = settle_stopped_execution(_stopped(world, state), world.runtime)
+
+    assert result == {"lock_released": True, "outcome": "deferred", "recorded": True}
+    assert world.runtime.lock.holder("conv-s1") is None
+    assert all(leg["state"] == "disconnected" for leg in _legs(world, "conv-s1"))
+    record = world.runtime.outcomes.get("email-conv-s1")
+    assert record is not None
+    assert record.reason == "execution aborted outside the workflow; the chat leg it opened was closed"
+    assert record.details["customer_prompted"] is True
+    assert not world.runtime.cooldown.claim(state["case"]["customer_key"], "email-conv-s1-other")
+
+
+def test_an_execution_stopped_before_any_leg_gives_the_cooldown_claim_back(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-s2")
+    state["collision"] = collision_check(state, world.runtime)
+    event = _stopped(world, state, "FAILED", error="States.Runtime", cause="RecordOutcome: table unreachable")
+
+    settle_stopped_execution(event, world.runtime)
+
+    assert world.runtime.lock.holder("conv-s2") is None
+    assert world.runtime.cooldown.claim(state["case"]["customer_key"], "email-conv-s2-other")
+    record = world.runtime.outcomes.get("email-conv-s2")
+    assert record is not None
+    assert record.outcome == Outcome.DEFERRED
+    assert record.reason == (
+        "execution failed outside the workflow (States.Runtime: RecordOutcome: table unreachable);"
+        " no chat leg opened"
+    )
+
+
+def test_an_execution_stopped_while_the_customer_chats_leaves_the_chat_open(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-s3", customer_action="accept", answer_after_s=1)
+    world.clock.advance(2)
+
+    settle_stopped_execution(_stopped(world, state), world.runtime)
+
+    record = world.runtime.outcomes.get("email-conv-s3")
+    assert record is not None
+    assert record.outcome == Outcome.CONNECTED
+    assert any(leg["state"] == "connected" for leg in _legs(world, "conv-s3"))
+
+
+def test_a_stopped_execution_event_without_its_input_is_refused_by_name(world: World) -> None:
+    event = {"detail": {"name": "email-x-1", "status": "ABORTED", "input": "[]"}}
+
+    with pytest.raises(InvalidEmailEvent, match="without a JSON object 'input'"):
+        settle_stopped_execution(event, world.runtime)
+
+
+def test_a_stopped_execution_whose_outcome_is_recorded_keeps_it(world: World, start_case: StartCase) -> None:
+    state = _until_declined(world, start_case, "conv-s4")
+    state["final"] = fallback(state, world.runtime)
+    record_outcome(state, world.runtime)
+    world.runtime.lock.acquire("conv-s4", state["case"]["execution"])  # held again: the event still frees it
+
+    first = settle_stopped_execution(_stopped(world, state, "TIMED_OUT"), world.runtime)
+    succeeded = settle_stopped_execution(_stopped(world, state, "SUCCEEDED"), world.runtime)
+
+    assert first == {"lock_released": True, "outcome": "declined_fallback", "recorded": False}
+    assert "SUCCEEDED" in succeeded["ignored"]
+    record = world.runtime.outcomes.get("email-conv-s4")
+    assert record is not None
+    assert record.outcome == Outcome.DECLINED_FALLBACK
 
 
 def test_cleanup_disconnects_the_leg_and_follows_up_by_email(world: World, start_case: StartCase) -> None:
