@@ -58,6 +58,28 @@ def test_released_claim_lets_the_next_email_prompt(table: StateTable) -> None:
     assert cooldown.claim(key, "email-2")
 
 
+def test_the_claim_tells_whether_its_owner_has_prompted_the_customer(
+    table: StateTable, clock: ManualClock
+) -> None:
+    cooldown = CustomerCooldown(table, window_s=DAY)
+    key = CustomerCooldown.customer_key("jane@example.com")
+    assert cooldown.claim(key, "email-1")
+    claimed = cooldown.current_claim(key)
+    cooldown.mark_prompting(key, "email-2")  # not the owner: no effect
+    not_owner = cooldown.current_claim(key)
+    clock.advance(5)
+    cooldown.mark_prompting(key, "email-1")
+    clock.advance(5)
+    cooldown.mark_prompting(key, "email-1")  # a retried Notify keeps the first time
+
+    assert claimed is not None
+    assert not_owner is not None
+    assert (claimed.owner, claimed.prompting_at, not_owner.prompting_at) == ("email-1", None, None)
+    prompted = cooldown.current_claim(key)
+    assert prompted is not None
+    assert prompted.prompting_at == claimed.claimed_at + 5
+
+
 def test_zero_window_disables_the_cooldown(table: StateTable) -> None:
     cooldown = CustomerCooldown(table, window_s=0)
     key = CustomerCooldown.customer_key("jane@example.com")

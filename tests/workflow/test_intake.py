@@ -374,20 +374,90 @@ def test_every_email_id_makes_a_valid_distinct_execution_name(email_id: str, att
     assert email_key(email_id + "x") != email_key(email_id)
 
 
+def _two_emails_of_one_customer(world: World, n: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    world.seed(f"conv-{n}a")
+    world.seed(f"conv-{n}b")
+    customer = {"id": f"c-{n}", "email": f"same-{n}@x.example"}
+    first = world.direct_message(f"email-{n}a", f"conv-{n}a", customer=customer)
+    same_address = {**customer, "email": customer["email"].upper()}
+    second = world.direct_message(f"email-{n}b", f"conv-{n}b", customer=same_address)
+    return first, second
+
+
+def _cooldown_recheck_of(world: World) -> dict[str, Any]:
+    """The re-check the intake scheduled last, delivered once it is due."""
+    body = world.sqs.sent_to(world.intake_queue_url)[-1]["MessageBody"]
+    world.clock.advance(world.runtime.settings.defer_delay_s)
+    return world.sqs_record(body, message_id="recheck")
+
+
 def test_a_customer_prompted_recently_is_skipped_at_intake_in_arrival_order(world: World) -> None:
-    world.seed("conv-11a")
-    world.seed("conv-11b")
-    first = world.direct_message("email-11a", "conv-11a", customer={"id": "c-11", "email": "same@x.example"})
-    second = world.direct_message("email-11b", "conv-11b", customer={"id": "c-11", "email": "SAME@x.example"})
+    first, second = _two_emails_of_one_customer(world, "11")
 
     assert process_record(world.sqs_record(first), world.runtime) == "started"
+    state = world.execution_input("email-11a-1")
+    world.runtime.cooldown.mark_prompting(state["case"]["customer_key"], state["case"]["email_key"])  # Notify
     assert process_record(world.sqs_record(second), world.runtime) == "cooldown_skipped"
 
     assert [e["name"] for e in world.executions()] == ["email-11a-1"]
     record = world.runtime.outcomes.get("email-11b")
     assert record is not None
     assert record.outcome == Outcome.COOLDOWN_SKIPPED
+    assert record.details["final"] is True
     assert process_record(world.sqs_record(second), world.runtime) == "duplicate"  # settled: not re-decided
+
+
+def test_an_email_whose_customer_is_claimed_but_not_yet_prompted_is_looked_at_again(world: World) -> None:
+    first, second = _two_emails_of_one_customer(world, "14")
+    process_record(world.sqs_record(first), world.runtime)
+
+    waiting = process_record(world.sqs_record(second), world.runtime)
+    duplicate = process_record(world.sqs_record(second, message_id="again"), world.runtime)
+    state = world.execution_input("email-14a-1")
+    world.runtime.cooldown.mark_prompting(state["case"]["customer_key"], state["case"]["email_key"])  # Notify
+    rechecked = process_record(_cooldown_recheck_of(world), world.runtime)
+
+    assert (waiting, duplicate, rechecked) == ("cooldown_wait", "duplicate", "cooldown_skipped")
+    record = world.runtime.outcomes.get("email-14b")
+    assert record is not None
+    assert record.details["final"] is True
+    assert [h["outcome"] for h in record.history] == ["cooldown_skipped"]  # the waiting one, not final
+    assert [e["name"] for e in world.executions()] == ["email-14a-1"]
+
+
+def test_an_email_waiting_on_the_cooldown_is_upgraded_when_the_holder_ends_without_prompting(
+    world: World,
+) -> None:
+    from email2chat.workflow.record_outcome import record_outcome
+
+    first, second = _two_emails_of_one_customer(world, "15")
+    process_record(world.sqs_record(first), world.runtime)
+    process_record(world.sqs_record(second), world.runtime)
+    state = world.execution_input("email-15a-1")
+    record_outcome(  # the first upgrade met a chat already in progress: nobody was prompted
+        dict(state, final={"outcome": "collision_skipped", "reason": "x", "final": True}), world.runtime
+    )
+
+    assert process_record(_cooldown_recheck_of(world), world.runtime) == "started"
+    assert sorted(e["name"] for e in world.executions()) == ["email-15a-1", "email-15b-1"]
+
+
+def test_the_wait_for_a_cooldown_claim_ends_with_the_retry_window(world: World) -> None:
+    first, second = _two_emails_of_one_customer(world, "16")
+    process_record(world.sqs_record(first), world.runtime)
+    process_record(world.sqs_record(second), world.runtime)
+
+    outcomes = []
+    for _ in range(200):  # the holder never prompts and never ends (a long deferral)
+        outcomes.append(process_record(_cooldown_recheck_of(world), world.runtime))
+        if outcomes[-1] != "cooldown_wait":
+            break
+
+    window, delay = world.runtime.settings.defer_retry_window_s, world.runtime.settings.defer_delay_s
+    assert outcomes == ["cooldown_wait"] * (window // delay - 1) + ["cooldown_skipped"]
+    record = world.runtime.outcomes.get("email-16b")
+    assert record is not None
+    assert record.reason.endswith(f"without prompting them for the whole {window} s retry window")
 
 
 def test_a_late_duplicate_of_a_skipped_upgrade_does_not_silence_the_customer(world: World) -> None:

@@ -366,6 +366,21 @@ def test_notify_sends_the_guide_payload_with_the_deep_link(world: World, start_c
     assert state["notify"]["deep_link"] == sent["message"]["actionUrl"]
 
 
+def test_notify_marks_the_cooldown_claim_before_the_push_whatever_its_fate(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-n2")
+    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=502)
+
+    with pytest.raises(OutcomeUnknown):
+        notify(state, world.runtime)  # the push may have reached the customer
+
+    claim = world.runtime.cooldown.current_claim(state["case"]["customer_key"])
+    assert claim is not None
+    assert claim.owner == state["case"]["email_key"]
+    assert claim.prompting_at is not None
+
+
 def test_the_customer_joining_ends_the_wait_at_once(world: World, start_case: StartCase) -> None:
     sfn = RecordingSfn(world.sfn)
     world.runtime.sfn = sfn

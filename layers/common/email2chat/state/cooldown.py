@@ -1,7 +1,12 @@
 """Per-customer cooldown: a customer prompted within the window is not prompted again (notification fatigue).
 
 The item is keyed by a keyed hash of the customer id or address, so the table never holds an address in
-clear. Round trips: ``claim`` 1 (conditional PutItem), ``release`` 1 (conditional DeleteItem).
+clear. Round trips: ``claim`` 1 (conditional PutItem), ``release`` 1 (conditional DeleteItem),
+``mark_prompting`` 1 (conditional UpdateItem), ``holder``/``current_claim`` 1 (GetItem).
+
+The claim is taken at intake, before anyone is prompted; Notify marks it just before the push goes out, so
+another email of the customer can tell "prompted (or maybe)" from "claimed by an upgrade that has not
+prompted yet" (which may still give the claim back).
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 from email2chat.state.table import ConditionNotMet, StateTable
 
@@ -24,6 +30,13 @@ def skip_reason(window_hours: float) -> str:
         f"customer already prompted, or being prompted by another email's upgrade, "
         f"within the last {window_hours:g} hours"
     )
+
+
+@dataclass(frozen=True)
+class CooldownClaim:
+    owner: str
+    claimed_at: float
+    prompting_at: float | None  # when the owner's push went out (or may have): ``None``, not yet
 
 
 def cooldown_key(customer_key: str) -> str:
@@ -80,10 +93,36 @@ class CustomerCooldown:
 
     def holder(self, customer_key: str) -> str | None:
         """Who holds the customer's claim now (``None``: nobody within the window)."""
+        claim = self.current_claim(customer_key)
+        return None if claim is None else claim.owner
+
+    def current_claim(self, customer_key: str) -> CooldownClaim | None:
+        """The customer's claim within the window, and whether its owner has prompted them."""
         item = self._table.get(cooldown_key(customer_key), _SK)
         if item is None or float(item.get("until", 0)) <= self._table.now():
             return None
-        return str(item["owner"])
+        prompting_at = item.get("prompting_at")
+        return CooldownClaim(
+            owner=str(item["owner"]),
+            claimed_at=float(item.get("claimed_at", 0)),
+            prompting_at=None if prompting_at is None else float(prompting_at),
+        )
+
+    def mark_prompting(self, customer_key: str, owner: str) -> None:
+        """Note on ``owner``'s claim that its push is going out (call it before sending). Idempotent; a claim
+        that is not ``owner``'s is left alone (cooldown disabled, or taken over after the window)."""
+        if self.window_s == 0:
+            return
+        with contextlib.suppress(ConditionNotMet):
+            self._table.update(
+                cooldown_key(customer_key),
+                _SK,
+                "SET prompting_at = if_not_exists(prompting_at, :now)",
+                names={"#owner": "owner"},
+                values={":owner": owner, ":now": self._table.now()},
+                condition="#owner = :owner",
+                return_values="NONE",
+            )
 
     def release(self, customer_key: str, owner: str) -> None:
         """Give the claim back (the workflow never notified the customer after all). Idempotent."""

@@ -40,6 +40,8 @@ from email2chat.workflow.case import UpgradeCase, email_key
 from email2chat.workflow.classify import classify
 from email2chat.workflow.customer_email import inbound_messages
 from email2chat.workflow.intake_messages import (
+    RECHECK_COOLDOWN,
+    RECHECK_WAIT_TRIGGER,
     DirectEmail,
     GenesysEmailEvent,
     LateEmail,
@@ -68,6 +70,7 @@ RECHECK_REQUEUED = "recheck_requeued"
 ANSWERED = "answered"
 INVALID = "invalid"
 COOLDOWN_SKIPPED = "cooldown_skipped"
+COOLDOWN_WAIT = "cooldown_wait"
 RETRY_LATER = "retry_later"
 
 
@@ -227,24 +230,29 @@ def _schedule_recheck(case: UpgradeCase, queue_wait_minutes: float, reason: str,
     return NOT_URGENT
 
 
-def _send_recheck(case: UpgradeCase, due_at: float, runtime: Runtime) -> None:
+def _send_recheck(
+    case: UpgradeCase, due_at: float, runtime: Runtime, purpose: str = RECHECK_WAIT_TRIGGER
+) -> None:
     delay = runtime.sqs_delay_seconds(due_at - runtime.clock.now())
     runtime.sqs.send_message(
         QueueUrl=_required(runtime.settings.intake_queue_url, "INTAKE_QUEUE_URL"),
-        MessageBody=recheck_message(case, due_at),
+        MessageBody=recheck_message(case, due_at, purpose),
         DelaySeconds=delay,
     )
 
 
 def recheck(request: RecheckRequest, runtime: Runtime) -> str:
-    """The wait trigger's moment: upgrade if the email is still unanswered, else ``not_urgent`` is final."""
+    """The wait trigger's moment: upgrade if the email is still unanswered, else ``not_urgent`` is final.
+    A cooldown re-check: try the customer's claim again (``start_upgrade``)."""
     case = request.case
     now = runtime.clock.now()
     observability.correlate(email_id=case.email_id, conversation_id=case.conversation_id, execution=None)
     if now < request.due_at:
         # SQS delays are capped at 15 minutes (and the clock may be scaled): wait again for the rest.
-        _send_recheck(case, request.due_at, runtime)
+        _send_recheck(case, request.due_at, runtime, request.purpose)
         return RECHECK_REQUEUED
+    if request.purpose == RECHECK_COOLDOWN:
+        return start_upgrade(case, runtime)
     if _answered(case, runtime):
         return ANSWERED
     upgraded = UpgradeCase.from_dict({**case.to_dict(), "urgent_by": "wait_trigger", "decided_at": now})
@@ -305,12 +313,43 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
 
 
 def _cooldown_skipped(case: UpgradeCase, runtime: Runtime) -> str:
+    """Another email holds the customer's claim. If its upgrade has not prompted them yet, it may still end
+    without prompting (deferred for good, a collision) and give the claim back: this email is looked at
+    again every ``defer_delay_s`` within ``defer_retry_window_s`` of its decision. Else the skip is final."""
     now = runtime.clock.now()
+    settings = runtime.settings
+    claim = runtime.cooldown.current_claim(case.customer_key)
+    within_window = now - case.decided_at + settings.defer_delay_s <= settings.defer_retry_window_s
+    if within_window and (claim is None or claim.prompting_at is None):
+        due_at = now + settings.defer_delay_s
+        runtime.outcomes.record(
+            OutcomeRecord(
+                email_id=case.email_id,
+                outcome=Outcome.COOLDOWN_SKIPPED,
+                reason="another email's upgrade holds the customer's cooldown claim and has not prompted "
+                f"them yet; this email is looked at again in {settings.defer_delay_s:g} s",
+                conversation_id=case.conversation_id,
+                timings={"received": case.received_at, "decided": case.decided_at},
+                details={
+                    "final": False,
+                    "score": case.score,
+                    "urgent_by": case.urgent_by,
+                    "recheck_due_at": due_at,
+                },
+            )
+        )
+        _send_recheck(case, due_at, runtime, RECHECK_COOLDOWN)
+        runtime.ledger.claim(case.key, "recheck")  # a duplicate delivery meanwhile is ignored
+        logger.info("customer's cooldown claim held by an upgrade that has not prompted: re-check scheduled")
+        return COOLDOWN_WAIT
     runtime.outcomes.record(
         OutcomeRecord(
             email_id=case.email_id,
             outcome=Outcome.COOLDOWN_SKIPPED,
-            reason=skip_reason(runtime.settings.cooldown_hours),
+            reason=skip_reason(runtime.settings.cooldown_hours)
+            if claim is None or claim.prompting_at is not None
+            else "another email's upgrade held the customer's cooldown claim without prompting them for "
+            f"the whole {settings.defer_retry_window_s:g} s retry window",
             conversation_id=case.conversation_id,
             timings={"received": case.received_at, "decided": case.decided_at, "finished": now},
             details={"final": True, "score": case.score, "urgent_by": case.urgent_by},

@@ -48,12 +48,18 @@ class GenesysEmailEvent:
     message_id: str | None
 
 
+RECHECK_WAIT_TRIGGER = "wait_trigger"  # a not-urgent email, when the queue-wait trigger would fire
+RECHECK_COOLDOWN = "cooldown"  # an urgent email whose customer's claim an upgrade holds, not yet prompting
+RECHECK_PURPOSES = (RECHECK_WAIT_TRIGGER, RECHECK_COOLDOWN)
+
+
 @dataclass(frozen=True)
 class RecheckRequest:
-    """Re-check a not-urgent email when the queue-wait trigger would fire (``due_at``, clock time)."""
+    """Look at an email again at ``due_at`` (clock time), for ``purpose``."""
 
     case: UpgradeCase
     due_at: float
+    purpose: str = RECHECK_WAIT_TRIGGER
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,12 @@ def parse_intake_message(body: str) -> IntakeMessage:
         raise InvalidEmailEvent(f"message body is a JSON {type(data).__name__}, expected an object")
     kind = data.get("kind")
     if kind == RECHECK_KIND:
-        return RecheckRequest(
-            case=UpgradeCase.from_dict(_mapping(data, "case")), due_at=_number(data, "due_at")
-        )
+        purpose = data.get("purpose", RECHECK_WAIT_TRIGGER)
+        if purpose not in RECHECK_PURPOSES:
+            known = ", ".join(RECHECK_PURPOSES)
+            raise InvalidEmailEvent(f"re-check purpose {purpose!r} is not one of {known}")
+        case = UpgradeCase.from_dict(_mapping(data, "case"))
+        return RecheckRequest(case=case, due_at=_number(data, "due_at"), purpose=purpose)
     if kind == DEFERRED_KIND:
         return DeferredUpgrade(case=UpgradeCase.from_dict(_mapping(data, "case")))
     if kind == LATE_EMAIL_KIND:
@@ -181,8 +190,10 @@ def retry_message(wrapper: RetryWrapper) -> str:
     )
 
 
-def recheck_message(case: UpgradeCase, due_at: float) -> str:
-    return json.dumps({"kind": RECHECK_KIND, "case": case.to_dict(), "due_at": due_at}, sort_keys=True)
+def recheck_message(case: UpgradeCase, due_at: float, purpose: str = RECHECK_WAIT_TRIGGER) -> str:
+    return json.dumps(
+        {"kind": RECHECK_KIND, "case": case.to_dict(), "due_at": due_at, "purpose": purpose}, sort_keys=True
+    )
 
 
 def deferred_message(case: UpgradeCase) -> str:

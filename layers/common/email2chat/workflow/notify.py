@@ -41,6 +41,8 @@ def notify(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         action_url=url,
         conversation_id=case.conversation_id,
     )
+    # Before the POST: another email of this customer must not prompt them too, whatever the POST's fate.
+    runtime.cooldown.mark_prompting(case.customer_key, case.key)
     try:
         notification_id = runtime.genesys.send_push_notification(push)
     except ServerError as error:
