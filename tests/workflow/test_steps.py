@@ -756,6 +756,20 @@ def test_an_execution_stopped_before_any_leg_gives_the_cooldown_claim_back(
     )
 
 
+def test_an_execution_stopped_between_initiate_and_the_push_closes_the_leg_and_frees_the_customer(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-s5")
+
+    settle_stopped_execution(_stopped(world, state), world.runtime)
+
+    assert all(leg["state"] == "disconnected" for leg in _legs(world, "conv-s5"))
+    assert world.runtime.cooldown.claim(state["case"]["customer_key"], "email-conv-s5-other")
+    record = world.runtime.outcomes.get("email-conv-s5")
+    assert record is not None
+    assert record.details["customer_prompted"] is False
+
+
 def test_an_execution_stopped_while_the_customer_chats_leaves_the_chat_open(
     world: World, start_case: StartCase
 ) -> None:

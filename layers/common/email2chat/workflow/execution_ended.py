@@ -6,7 +6,7 @@ ABORTED this step does what RecordOutcome would have done, from the execution's 
 
 - releases the execution's session lock, so the conversation's next email need not wait out the lease;
 - closes the chat leg this email opened, unless the customer is in it (then the outcome is ``connected``);
-- gives the cooldown claim back when this email opened no leg (the customer cannot have been prompted);
+- gives the cooldown claim back unless Notify marked it (the push went out, or may have);
 - writes the email's outcome, ``deferred`` (final) with the status and its cause, unless an outcome of this
   or a later execution is already there (RecordOutcome ran, or the email went on without it).
 
@@ -50,11 +50,13 @@ def settle_stopped_execution(event: Mapping[str, Any], runtime: Runtime) -> dict
         observability.logger.info("stopped execution: its email's outcome is already recorded")
         return {"lock_released": lock_released, "outcome": record.outcome.value, "recorded": False}
 
-    opened_a_leg = _opened_a_leg(case, runtime)
-    if opened_a_leg:
+    if _opened_a_leg(case, runtime):
         outcome, leg = _settle_chat_leg(case, runtime)
     else:
         outcome, leg = Outcome.DEFERRED, "no chat leg opened"
+    claim = runtime.cooldown.current_claim(case.customer_key)
+    prompted = claim is not None and claim.owner == case.key and claim.prompting_at is not None
+    if not prompted:
         runtime.cooldown.release(case.customer_key, case.key)
     now = runtime.clock.now()
     reason = f"execution {str(status).lower()} outside the workflow{_cause(detail)}; {leg}"
@@ -76,7 +78,7 @@ def settle_stopped_execution(event: Mapping[str, Any], runtime: Runtime) -> dict
                 "score": case.score,
                 "urgent_by": case.urgent_by,
                 "execution_status": status,
-                "customer_prompted": opened_a_leg,  # a leg may mean a push: the claim is kept
+                "customer_prompted": prompted,
             },
         )
     )
