@@ -126,6 +126,22 @@ def test_intake_queue_has_a_dlq_and_a_visibility_timeout_sized_to_the_function(
     assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_functions_invoked_by_eventbridge_send_what_keeps_failing_to_a_dlq(template: dict[str, Any]) -> None:
+    """EventBridge's own retry policy covers delivery only: a function that raises is retried twice by
+    Lambda, and then its event must land somewhere an operator sees it."""
+    invoked = {
+        name: resource["Properties"]
+        for name, resource in _resources(template, "AWS::Serverless::Function").items()
+        if any(e["Type"] == "EventBridgeRule" for e in resource["Properties"].get("Events", {}).values())
+    }
+
+    assert set(invoked) == {"StatusEventsFunction", "ExecutionEndedFunction"}
+    for name, properties in invoked.items():
+        on_failure = properties["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+        assert on_failure["Type"] == "SQS", name
+        assert on_failure["Destination"]["Fn::GetAtt"][0] in template["Resources"], name
+
+
 def test_state_table_shape_and_ttl(template: dict[str, Any]) -> None:
     table = template["Resources"]["StateTable"]["Properties"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
