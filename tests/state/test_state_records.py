@@ -80,6 +80,34 @@ def test_the_claim_tells_whether_its_owner_has_prompted_the_customer(
     assert prompted.prompting_at == claimed.claimed_at + 5
 
 
+def test_the_prompting_mark_survives_a_re_entered_claim_not_a_takeover_or_an_unmark(
+    table: StateTable, clock: ManualClock
+) -> None:
+    cooldown = CustomerCooldown(table, window_s=DAY)
+    key = CustomerCooldown.customer_key("jane@example.com")
+    cooldown.claim(key, "email-1")
+    cooldown.mark_prompting(key, "email-1")
+    assert cooldown.claim(key, "email-1")  # a duplicate delivery, or CollisionCheck, re-enters it
+    re_entered = cooldown.current_claim(key)
+    cooldown.unmark_prompting(key, "email-2")  # not the owner: no effect
+    kept = cooldown.current_claim(key)
+    clock.advance(DAY)
+    assert cooldown.claim(key, "email-2")  # the window has passed: a new owner, unmarked
+    taken_over = cooldown.current_claim(key)
+    cooldown.mark_prompting(key, "email-2")
+    cooldown.unmark_prompting(key, "email-2")  # its push was refused
+    unmarked = cooldown.current_claim(key)
+
+    assert re_entered is not None
+    assert kept is not None
+    assert taken_over is not None
+    assert unmarked is not None
+    assert re_entered.prompting_at is not None
+    assert kept.prompting_at is not None
+    assert (taken_over.owner, taken_over.prompting_at) == ("email-2", None)
+    assert unmarked.prompting_at is None
+
+
 def test_zero_window_disables_the_cooldown(table: StateTable) -> None:
     cooldown = CustomerCooldown(table, window_s=0)
     key = CustomerCooldown.customer_key("jane@example.com")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from email2chat.errors import (
     GENESYS_UNAVAILABLE,
+    BadRequest,
     BreakerOpen,
     InvalidEmailEvent,
     LockHeld,
@@ -366,19 +367,23 @@ def test_notify_sends_the_guide_payload_with_the_deep_link(world: World, start_c
     assert state["notify"]["deep_link"] == sent["message"]["actionUrl"]
 
 
-def test_notify_marks_the_cooldown_claim_before_the_push_whatever_its_fate(
-    world: World, start_case: StartCase
+@pytest.mark.parametrize(
+    ("status", "error", "marked"),
+    [(502, OutcomeUnknown, True), (503, ServerError, False), (400, BadRequest, False)],
+)
+def test_notify_marks_the_cooldown_claim_unless_the_push_certainly_did_not_go_out(
+    world: World, start_case: StartCase, status: int, error: type[Exception], marked: bool
 ) -> None:
-    state = _until_initiated(world, start_case, "conv-n2")
-    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=502)
+    state = _until_initiated(world, start_case, f"conv-n2-{status}")
+    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=status)
 
-    with pytest.raises(OutcomeUnknown):
-        notify(state, world.runtime)  # the push may have reached the customer
+    with pytest.raises(error):
+        notify(state, world.runtime)  # 502: may have reached the customer; 503 not taken; 400 refused
 
     claim = world.runtime.cooldown.current_claim(state["case"]["customer_key"])
     assert claim is not None
     assert claim.owner == state["case"]["email_key"]
-    assert claim.prompting_at is not None
+    assert (claim.prompting_at is not None) == marked
 
 
 def test_the_customer_joining_ends_the_wait_at_once(world: World, start_case: StartCase) -> None:

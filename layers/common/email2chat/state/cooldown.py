@@ -1,12 +1,13 @@
 """Per-customer cooldown: a customer prompted within the window is not prompted again (notification fatigue).
 
 The item is keyed by a keyed hash of the customer id or address, so the table never holds an address in
-clear. Round trips: ``claim`` 1 (conditional PutItem), ``release`` 1 (conditional DeleteItem),
-``mark_prompting`` 1 (conditional UpdateItem), ``holder``/``current_claim`` 1 (GetItem).
+clear. Round trips: ``claim`` 1 (conditional UpdateItem), ``release`` 1 (conditional DeleteItem),
+``mark_prompting``/``unmark_prompting`` 1 (conditional UpdateItem), ``holder``/``current_claim`` 1 (GetItem).
 
-The claim is taken at intake, before anyone is prompted; Notify marks it just before the push goes out, so
-another email of the customer can tell "prompted (or maybe)" from "claimed by an upgrade that has not
-prompted yet" (which may still give the claim back).
+The claim is taken at intake, before anyone is prompted; Notify marks it just before the push goes out (and
+takes the mark back when the push was certainly not delivered), so another email of the customer can tell
+"prompted (or maybe)" from "claimed by an upgrade that has not prompted yet" (which may still give the
+claim back).
 """
 
 from __future__ import annotations
@@ -73,19 +74,21 @@ class CustomerCooldown:
             return True  # cooldown disabled
         now = self._table.now()
         try:
-            self._table.put(
-                {
-                    "pk": cooldown_key(customer_key),
-                    "sk": _SK,
-                    "owner": owner,
-                    "claimed_at": now,
-                    "until": now + self.window_s,
-                    "expires_at": self._table.expires_after(self.window_s, now=now),
-                },
+            # An UpdateItem, not a PutItem: an owner re-entering its claim keeps its prompting mark.
+            self._table.update(
+                cooldown_key(customer_key),
+                _SK,
+                "SET #owner = :owner, claimed_at = :now, #until = :until, expires_at = :expires",
                 # TTL deletion is lazy: an item past ``until`` may still exist and must not block.
                 condition="attribute_not_exists(pk) OR #owner = :owner OR #until <= :now",
                 names={"#owner": "owner", "#until": "until"},
-                values_for_condition={":owner": owner, ":now": now},
+                values={
+                    ":owner": owner,
+                    ":now": now,
+                    ":until": now + self.window_s,
+                    ":expires": self._table.expires_after(self.window_s, now=now),
+                },
+                return_values="NONE",
             )
         except ConditionNotMet:
             return False
@@ -102,6 +105,8 @@ class CustomerCooldown:
         if item is None or float(item.get("until", 0)) <= self._table.now():
             return None
         prompting_at = item.get("prompting_at")
+        if item.get("prompting_owner") != item["owner"]:
+            prompting_at = None  # a mark of an owner whose claim ran out and was taken over
         return CooldownClaim(
             owner=str(item["owner"]),
             claimed_at=float(item.get("claimed_at", 0)),
@@ -113,14 +118,28 @@ class CustomerCooldown:
         that is not ``owner``'s is left alone (cooldown disabled, or taken over after the window)."""
         if self.window_s == 0:
             return
+        with contextlib.suppress(ConditionNotMet):  # not the owner's claim, or marked already (a retry)
+            self._table.update(
+                cooldown_key(customer_key),
+                _SK,
+                "SET prompting_at = :now, prompting_owner = :owner",
+                names={"#owner": "owner"},
+                values={":owner": owner, ":now": self._table.now()},
+                condition="#owner = :owner"
+                " AND (attribute_not_exists(prompting_owner) OR prompting_owner <> :owner)",
+                return_values="NONE",
+            )
+
+    def unmark_prompting(self, customer_key: str, owner: str) -> None:
+        """Take ``owner``'s mark back: its push was certainly not delivered (refused, or not taken)."""
         with contextlib.suppress(ConditionNotMet):
             self._table.update(
                 cooldown_key(customer_key),
                 _SK,
-                "SET prompting_at = if_not_exists(prompting_at, :now)",
+                "REMOVE prompting_at, prompting_owner",
                 names={"#owner": "owner"},
-                values={":owner": owner, ":now": self._table.now()},
-                condition="#owner = :owner",
+                values={":owner": owner},
+                condition="#owner = :owner AND prompting_owner = :owner",
                 return_values="NONE",
             )
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import OutcomeUnknown, ServerError
+from email2chat.errors import GenesysError, MalformedResponse, OutcomeUnknown, ServerError, Timeout
 from email2chat.genesys.models import PushNotification
 from email2chat.workflow.case import case_of
 
@@ -45,9 +45,11 @@ def notify(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     runtime.cooldown.mark_prompting(case.customer_key, case.key)
     try:
         notification_id = runtime.genesys.send_push_notification(push)
-    except ServerError as error:
-        if error.status == SERVICE_UNAVAILABLE:
-            raise  # the push was not taken: the ASL retries it, then defers the upgrade
+    except GenesysError as error:
+        if _not_delivered(error):
+            runtime.cooldown.unmark_prompting(case.customer_key, case.key)
+        if not isinstance(error, ServerError) or error.status == SERVICE_UNAVAILABLE:
+            raise  # not taken (503, 429) or refused (4xx): the ASL retries, defers or cleans up
         # 500, 502, 504: the push may have gone out, and a push has no idempotency key
         raise OutcomeUnknown(
             f"push notification outcome unknown ({error.message})",
@@ -56,3 +58,11 @@ def notify(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         ) from error
     observability.logger.info("customer notified", extra={"notification_id": notification_id})
     return {"notification_id": notification_id, "deep_link": url, "notified_at": runtime.clock.now()}
+
+
+def _not_delivered(error: GenesysError) -> bool:
+    """The push certainly did not go out: refused (4xx), rate limited (429) or not taken (503). A timeout,
+    a garbled 200 and a 500/502/504 may have delivered it."""
+    if isinstance(error, Timeout | MalformedResponse):
+        return False
+    return not isinstance(error, ServerError) or error.status == SERVICE_UNAVAILABLE
