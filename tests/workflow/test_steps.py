@@ -669,6 +669,26 @@ def test_a_late_cleanup_finds_the_customer_who_joined_meanwhile_connected(
     assert world.emulator.emails_sent("conv-l2") == []
 
 
+def test_a_late_cleanup_does_not_tell_a_customer_who_chatted_meanwhile_that_now_is_not_a_good_time(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-l4", customer_action="accept", answer_after_s=1500)
+    world.clock.advance(300)
+    state["check"] = check_status(state, world.runtime)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+    late = _queued_for_later(world, state, cleanup)
+    world.emulator.set_fault("get_conversation")
+    world.clock.advance(1500)
+    world.emulator.tick()
+    world.emulator.customer_leaves_chat("conv-l4")  # chatted, and left before the late run
+
+    assert process_record(world.sqs_record(late), world.runtime) == "sent"
+    record = world.runtime.outcomes.get("email-conv-l4")
+    assert record is not None
+    assert record.outcome == Outcome.CONNECTED
+    assert world.emulator.emails_sent("conv-l4") == []
+
+
 def test_a_late_email_is_re_queued_while_genesys_is_down_and_given_up_to_the_dlq_after_the_window(
     world: World, start_case: StartCase
 ) -> None:

@@ -1,9 +1,9 @@
 """Cleanup (guide, section 4: orphaned sessions): nobody joined within the wait, so close the chat leg
 (already disconnected counts as done) and follow up by email; a leg Genesys refuses for good to close does
 not hold the email back (a transient failure is retried by the state machine first). If the customer joined
-at the last moment, nothing is closed and the outcome is ``connected`` (when Genesys cannot be read, their
-"joined" status event says so); one who declined meanwhile gets the fallback email (also when only their
-status event says so)."""
+at the last moment (or joined and has left since), nothing is closed and the outcome is ``connected`` (when
+Genesys cannot be read, their "joined" status event says so); one who declined meanwhile gets the fallback
+email (also when only their status event says so)."""
 
 from __future__ import annotations
 
@@ -62,6 +62,14 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     chat_status = conversation.chat_status(participant_id)
     if chat_status == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
+    own_leg = conversation.chat_leg(participant_id)
+    if chat_status == ChatStatus.CLOSED and own_leg is not None and own_leg.connected_time:
+        # Joined after the wait (while Cleanup retried, or before a late run) and the chat has ended since.
+        return {
+            "outcome": CONNECTED,
+            "reason": "customer joined the chat after the wait; it has ended",
+            "final": True,
+        }
     if chat_status == ChatStatus.DECLINED and not push_failed(event):
         # They declined while Cleanup was retrying: they get the callback offer, not "not a good time".
         return fallback({**event, "check": chat_verdict(chat_status, runtime)}, runtime)
