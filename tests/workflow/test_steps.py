@@ -809,6 +809,21 @@ def test_an_execution_stopped_while_the_customer_chats_leaves_the_chat_open(
     assert any(leg["state"] == "connected" for leg in _legs(world, "conv-s3"))
 
 
+def test_a_stopped_execution_leaves_the_leg_and_lock_of_its_emails_next_attempt_alone(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-s6")
+    world.runtime.lock.release("conv-s6", state["case"]["execution"])
+    world.runtime.lock.acquire("conv-s6", f"{state['case']['email_key']}-2")  # its Defer queued attempt 2
+
+    result = settle_stopped_execution(_stopped(world, state, "FAILED"), world.runtime)
+
+    assert result == {"lock_released": False, "outcome": None, "recorded": False}
+    assert world.runtime.lock.holder("conv-s6") == f"{state['case']['email_key']}-2"
+    assert any(leg["state"] == "alerting" for leg in _legs(world, "conv-s6"))
+    assert world.runtime.outcomes.get("email-conv-s6") is None
+
+
 def test_a_stopped_execution_event_without_its_input_is_refused_by_name(world: World) -> None:
     event = {"detail": {"name": "email-x-1", "status": "ABORTED", "input": "[]"}}
 

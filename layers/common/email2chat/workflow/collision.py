@@ -51,7 +51,7 @@ def collision_check(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any
                 "wait_seconds": runtime.real_seconds(PREVIOUS_ATTEMPT_WAIT_S),
                 "reason": f"previous attempt {held.holder} still holds the lock",
             }
-        if _opened_a_leg(case, runtime):
+        if case.attempt >= 2 and opened_a_leg(case, runtime):
             # Another email's upgrade holds the lock, but this email's earlier attempt opened a chat leg (a
             # push that failed): skipping could orphan it. Wait for the lock: if the leg is still active, the
             # other upgrade finds it and stands down; if not, it runs its course first (bounded by its
@@ -117,10 +117,8 @@ def close_own_leg(case: UpgradeCase, conversation: Conversation, runtime: Runtim
     return True
 
 
-def _opened_a_leg(case: UpgradeCase, runtime: Runtime) -> bool:
-    """An earlier attempt of this email created a chat leg on the conversation (active or not: unread)."""
-    if case.attempt < 2:
-        return False
+def opened_a_leg(case: UpgradeCase, runtime: Runtime) -> bool:
+    """An attempt of this email created a chat leg on the conversation (active or not: unread)."""
     record = runtime.sessions.session(case.conversation_id)
     return (record is not None and record.email_key == case.key) or runtime.sessions.was_initiating(case.key)
 

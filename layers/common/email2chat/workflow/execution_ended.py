@@ -4,11 +4,12 @@
 Step Functions sends "Step Functions Execution Status Change" to EventBridge; for FAILED, TIMED_OUT and
 ABORTED this step does what RecordOutcome would have done, from the execution's input:
 
-- releases the execution's session lock, so the conversation's next email need not wait out the lease;
 - closes the chat leg this email opened, unless the customer is in it (then the outcome is ``connected``);
 - gives the cooldown claim back unless Notify marked it (the push went out, or may have);
 - writes the email's outcome, ``deferred`` (final) with the status and its cause, unless an outcome of this
-  or a later execution is already there (RecordOutcome ran, or the email went on without it).
+  or a later attempt is already there (RecordOutcome ran, or a Defer that ran before it failed queued the
+  next attempt);
+- releases the lock last, so no other upgrade can open a leg on the conversation while this runs.
 
 Every part is idempotent: EventBridge may deliver the event twice.
 """
@@ -23,13 +24,15 @@ from email2chat import observability
 from email2chat.errors import GENESYS_UNAVAILABLE, GenesysError, InvalidEmailEvent, NotFound
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import UpgradeCase, case_of
-from email2chat.workflow.collision import own_active_leg
+from email2chat.workflow.collision import close_own_leg, opened_a_leg, own_active_leg
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
 
 STOPPED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 MAX_CAUSE_CHARS = 300
+_NO_LEG = (Outcome.DEFERRED, "no chat leg opened")
+_ENDED = (Outcome.DEFERRED, "its chat leg had already ended")
 
 
 def settle_stopped_execution(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -44,16 +47,18 @@ def settle_stopped_execution(event: Mapping[str, Any], runtime: Runtime) -> dict
         raise InvalidEmailEvent("execution status event without the execution 'name'")
     case = case_of(_execution_input(detail))
     observability.correlate(email_id=case.email_id, conversation_id=case.conversation_id, execution=name)
-    lock_released = runtime.lock.release(case.conversation_id, name)
     record = runtime.outcomes.get(case.email_id)
-    if record is not None and (record.execution == name or bool(record.details.get("final", True))):
-        observability.logger.info("stopped execution: its email's outcome is already recorded")
-        return {"lock_released": lock_released, "outcome": record.outcome.value, "recorded": False}
+    if _settled_elsewhere(case, name, record, runtime):
+        # This execution recorded its outcome, the email has a final one, or a later attempt (its Defer ran
+        # before RecordOutcome failed) is under way: its leg and record are not ours to touch.
+        lock_released = runtime.lock.release(case.conversation_id, name)
+        observability.logger.info("stopped execution: its email is settled elsewhere")
+        outcome = record.outcome.value if record is not None else None
+        return {"lock_released": lock_released, "outcome": outcome, "recorded": False}
 
-    if _opened_a_leg(case, runtime):
-        outcome, leg = _settle_chat_leg(case, runtime)
-    else:
-        outcome, leg = Outcome.DEFERRED, "no chat leg opened"
+    # The lock is released last: until then no other email's upgrade can open a leg this step might take
+    # for its own (a transient Genesys failure raises here, and Lambda retries the whole step).
+    outcome, leg = _settle_chat_leg(case, runtime) if opened_a_leg(case, runtime) else _NO_LEG
     claim = runtime.cooldown.current_claim(case.customer_key)
     prompted = claim is not None and claim.owner == case.key and claim.prompting_at is not None
     if not prompted:
@@ -82,9 +87,22 @@ def settle_stopped_execution(event: Mapping[str, Any], runtime: Runtime) -> dict
             },
         )
     )
+    lock_released = runtime.lock.release(case.conversation_id, name)
     observability.emit(observability.OUTCOME, 1, "Count", outcome=outcome.value)
     observability.logger.warning("stopped execution settled", extra={"status": status, "reason": reason})
     return {"lock_released": lock_released, "outcome": outcome.value, "recorded": True}
+
+
+def _settled_elsewhere(case: UpgradeCase, name: str, record: OutcomeRecord | None, runtime: Runtime) -> bool:
+    if record is not None and (
+        record.execution == name
+        or bool(record.details.get("final", True))
+        or int(record.details.get("attempt") or 0) > case.attempt
+    ):
+        return True
+    holder = runtime.lock.holder(case.conversation_id)
+    key, _, attempt = (holder or "").rpartition("-")
+    return key == case.key and attempt.isdigit() and int(attempt) > case.attempt
 
 
 def _execution_input(detail: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -100,31 +118,22 @@ def _execution_input(detail: Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
-def _opened_a_leg(case: UpgradeCase, runtime: Runtime) -> bool:
-    record = runtime.sessions.session(case.conversation_id)
-    return (record is not None and record.email_key == case.key) or runtime.sessions.was_initiating(case.key)
-
-
 def _settle_chat_leg(case: UpgradeCase, runtime: Runtime) -> tuple[Outcome, str]:
     """Close this email's active leg, unless the customer is in it. A transient Genesys failure is raised
-    (EventBridge retries the invocation); a refusal for good is said in the reason."""
+    (Lambda retries the invocation); a refusal for good is said in the reason."""
     try:
         conversation = runtime.genesys.get_conversation(case.conversation_id)
         own = own_active_leg(case, conversation, runtime)
-        if own is None:
-            return Outcome.DEFERRED, "its chat leg had already ended"
-        participant, leg = own
-        if leg.state == "connected":
+        if own is not None and own[1].state == "connected":
             return Outcome.CONNECTED, "the customer is in the chat: the leg is left open"
-        runtime.genesys.disconnect_participant(case.conversation_id, participant.id)
+        closed = close_own_leg(case, conversation, runtime)
     except GENESYS_UNAVAILABLE:
         raise
     except NotFound:
-        return Outcome.DEFERRED, "its chat leg had already ended"
+        return _ENDED
     except GenesysError as refused:
         return Outcome.DEFERRED, f"its chat leg could not be checked or closed ({type(refused).__name__})"
-    runtime.sessions.clear_initiating(case.key)
-    return Outcome.DEFERRED, "the chat leg it opened was closed"
+    return (Outcome.DEFERRED, "the chat leg it opened was closed") if closed else _ENDED
 
 
 def _cause(detail: Mapping[str, Any]) -> str:
