@@ -295,3 +295,14 @@ def test_a_refused_disconnect_of_a_live_leg_is_an_error(
 
     [leg] = emulator.chat_legs(CONVERSATION_ID)
     assert leg["state"] == "alerting"  # read back: still live, so the refusal is not "already done"
+
+
+def test_a_genesys_error_is_described_without_the_text_genesys_sent() -> None:
+    from email2chat.errors import BadRequest, InvalidEmailEvent, describe_error
+
+    echoed = BadRequest("invalid toAddresses: jane@example.com", status=400, code="invalid.value")
+
+    assert describe_error(echoed) == "BadRequest (status=400 code=invalid.value)"
+    assert (
+        describe_error(InvalidEmailEvent("no 'customer' object")) == "InvalidEmailEvent: no 'customer' object"
+    )

@@ -32,7 +32,7 @@ from email2chat.workflow.defer import defer
 from email2chat.workflow.execution_ended import settle_stopped_execution
 from email2chat.workflow.fallback import fallback
 from email2chat.workflow.initiate import initiate
-from email2chat.workflow.intake import process_record
+from email2chat.workflow.intake import process_record, reject
 from email2chat.workflow.late_email import queue_late_email
 from email2chat.workflow.notify import notify
 from email2chat.workflow.record_outcome import record_outcome
@@ -714,6 +714,40 @@ def test_a_late_email_is_re_queued_while_genesys_is_down_and_given_up_to_the_dlq
     assert record.outcome == Outcome.TIMEOUT_CLEANUP
     assert "given up: Genesys still unavailable" in record.reason
     assert world.emulator.emails_sent("conv-l3") == []
+
+
+def test_a_late_email_that_keeps_failing_for_another_reason_says_so_in_its_emails_record(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_declined(world, start_case, "conv-l5")
+    world.emulator.set_fault("agentless_email", error_rate=1.0, error_status=503)
+    late = _queued_for_later(world, state, fallback)
+
+    outcome = reject(
+        world.sqs_record(late, message_id="late-5"), world.runtime, "gave up after 5 receives: X"
+    )
+
+    assert outcome == "invalid"
+    (dead,) = world.drain(world.dlq_url)
+    assert dead["MessageAttributes"]["email_id"]["StringValue"] == "email-conv-l5"
+    record = world.runtime.outcomes.get("email-conv-l5")
+    assert record is not None
+    assert record.outcome == Outcome.DECLINED_FALLBACK
+    assert record.details["late_email"] == "given_up"
+    assert record.reason.endswith("given up: gave up after 5 receives: X")
+    assert not [r for r in world.runtime.outcomes.scan_all() if r.email_id.startswith("sqs-")]
+
+
+def test_a_message_of_ours_that_cannot_be_read_back_does_not_hold_a_customer_email_back(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_declined(world, start_case, "conv-f6")
+    fallback(state, world.runtime)
+    world.emulator.set_fault("get_message", error_rate=1.0, error_status=404)
+
+    fallback({**state, "case": {**state["case"], "email_id": "email-conv-f6-second"}}, world.runtime)
+
+    assert len(world.emulator.emails_sent("conv-f6")) == 2
 
 
 def test_a_late_email_message_for_another_step_is_rejected_with_its_reason(world: World) -> None:

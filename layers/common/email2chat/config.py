@@ -97,6 +97,13 @@ class Settings(BaseModel):
             )
             raise ConfigError(f"invalid configuration: {problems}") from exc
 
+    def required(self, name: str) -> str:
+        """The value of an optional setting a step cannot do without; ``ConfigError`` names its variable."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigError(f"{name.upper()} is not set")
+        return str(value)
+
     def genesys_api_base(self) -> str:
         if self.genesys_base_url:
             return self.genesys_base_url.rstrip("/")

@@ -91,6 +91,19 @@ class MalformedResponse(GenesysError):
 GENESYS_UNAVAILABLE = (RateLimited, ServerError, Timeout, MalformedResponse)
 
 
+def describe_error(error: BaseException) -> str:
+    """An error as a record, a log line or a DLQ attribute may carry it. A Genesys error by its class, HTTP
+    status and code only: its message is Genesys's text, which may echo what was sent (an address)."""
+    if isinstance(error, GenesysError):
+        parts = [
+            f"status={error.status}" if error.status is not None else "",
+            f"code={error.code}" if error.code else "",
+        ]
+        details = " ".join(p for p in parts if p)
+        return f"{type(error).__name__} ({details})" if details else type(error).__name__
+    return f"{type(error).__name__}: {error}"
+
+
 class RequestGuardError(Email2ChatError, ValueError):
     """The client refused to send a request that would cause one of the guide's traps."""
 

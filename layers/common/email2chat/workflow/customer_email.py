@@ -91,7 +91,14 @@ def _carrying(
     """Our message whose body carries ``reference``, newest first. A listing may leave the bodies out (they
     come from the message itself): only our own messages, a few per conversation, are read one by one."""
     for message in reversed(ours):
-        body = message.text_body or genesys.get_email_message(conversation_id, message.id).text_body
+        body = message.text_body
+        if not body:
+            try:
+                body = genesys.get_email_message(conversation_id, message.id).text_body
+            except GENESYS_UNAVAILABLE:
+                raise
+            except GenesysError:  # that message cannot be read for good (gone, not ours to read): not it
+                continue
         if reference in body:
             return message
     return None

@@ -29,16 +29,17 @@ from email2chat import observability
 from email2chat.errors import (
     GENESYS_UNAVAILABLE,
     BadRequest,
-    ConfigError,
     InvalidEmailEvent,
     NotFound,
     RateLimited,
+    describe_error,
 )
 from email2chat.state.cooldown import skip_reason
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import UpgradeCase, email_key
 from email2chat.workflow.classify import classify
 from email2chat.workflow.customer_email import inbound_messages
+from email2chat.workflow.dead_letters import dead_letter
 from email2chat.workflow.intake_messages import (
     RECHECK_COOLDOWN,
     RECHECK_WAIT_TRIGGER,
@@ -55,7 +56,7 @@ from email2chat.workflow.intake_messages import (
     retry_message,
     unwrap_retry,
 )
-from email2chat.workflow.late_email import send_late_email
+from email2chat.workflow.late_email import record_late_email_given_up, send_late_email
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -135,8 +136,10 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
         if isinstance(message, LateEmail):
             return send_late_email(message, runtime)
         return start_upgrade(message.case, runtime)
-    except (InvalidEmailEvent, NotFound, BadRequest) as exc:
+    except InvalidEmailEvent as exc:
         return reject(record, runtime, str(exc))
+    except (NotFound, BadRequest) as exc:
+        return reject(record, runtime, describe_error(exc))
     except GENESYS_UNAVAILABLE as exc:
         return retry_later(record, wrapper, exc, runtime)
 
@@ -163,7 +166,7 @@ def retry_later(record: Mapping[str, Any], wrapper: RetryWrapper, error: Excepti
         delay = float(settings.defer_delay_s)
     retried = RetryWrapper(body=wrapper.body, retries=wrapper.retries + 1, first_seen_at=first_seen)
     runtime.sqs.send_message(
-        QueueUrl=_required(settings.intake_queue_url, "INTAKE_QUEUE_URL"),
+        QueueUrl=settings.required("intake_queue_url"),
         MessageBody=retry_message(retried),
         DelaySeconds=runtime.sqs_delay_seconds(delay),
     )
@@ -235,7 +238,7 @@ def _send_recheck(
 ) -> None:
     delay = runtime.sqs_delay_seconds(due_at - runtime.clock.now())
     runtime.sqs.send_message(
-        QueueUrl=_required(runtime.settings.intake_queue_url, "INTAKE_QUEUE_URL"),
+        QueueUrl=runtime.settings.required("intake_queue_url"),
         MessageBody=recheck_message(case, due_at, purpose),
         DelaySeconds=delay,
     )
@@ -294,7 +297,7 @@ def start_upgrade(case: UpgradeCase, runtime: Runtime) -> str:
         return _cooldown_skipped(case, runtime)
     try:
         runtime.sfn.start_execution(
-            stateMachineArn=_required(runtime.settings.state_machine_arn, "STATE_MACHINE_ARN"),
+            stateMachineArn=runtime.settings.required("state_machine_arn"),
             name=case.execution,
             input=json.dumps({"case": case.to_dict()}, sort_keys=True),
         )
@@ -412,16 +415,12 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     ids = ids_hint(body_text)
     own = _ends_the_email(ids, runtime, readable=_parses(body_text))
     email_id = ids.email_id if own and ids.email_id else f"sqs-{message_id}"
-    reason = reason[:900]  # a message attribute, a record field: short and free of content
-    runtime.sqs.send_message(
-        QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
-        MessageBody=body_text,
-        MessageAttributes={
-            "reason": {"DataType": "String", "StringValue": reason},
-            "source_message_id": {"DataType": "String", "StringValue": message_id},
-            "email_id": {"DataType": "String", "StringValue": email_id},
-        },
-    )
+    if ids.late_email and ids.email_id and record_late_email_given_up(ids.email_id, reason, runtime):
+        # A late customer email that keeps failing: the DLQ keeps it, the email's own record says so.
+        dead_letter(runtime, body_text, reason, email_id=ids.email_id, source_message_id=message_id)
+        logger.warning("late customer email rejected to the DLQ", extra={"sqs_id": message_id})
+        return INVALID
+    reason = dead_letter(runtime, body_text, reason, email_id=email_id, source_message_id=message_id)
     now = runtime.clock.now()
     runtime.outcomes.record(
         OutcomeRecord(
@@ -503,10 +502,4 @@ def _receive_count(record: Mapping[str, Any]) -> int:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
-
-
-def _required(value: str | None, variable: str) -> str:
-    if not value:
-        raise ConfigError(f"{variable} is not set")
-    return value
+    return describe_error(exc)[:300]

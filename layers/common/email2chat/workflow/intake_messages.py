@@ -117,6 +117,7 @@ class MessageIds:
     email_id: str | None = None
     conversation_id: str | None = None
     continuation: bool = False  # a re-check or deferred attempt: the email's own next step, not a copy
+    late_email: bool = False  # a late customer email (its email already has its outcome)
 
 
 def ids_hint(body: str) -> MessageIds:
@@ -132,7 +133,10 @@ def ids_hint(body: str) -> MessageIds:
         state = data.get("state")
         case = data.get("case") or (state.get("case") if isinstance(state, Mapping) else None)
         return MessageIds(
-            _id_or_none(case, "email_id"), _id_or_none(case, "conversation_id"), continuation=True
+            _id_or_none(case, "email_id"),
+            _id_or_none(case, "conversation_id"),
+            continuation=True,
+            late_email=data.get("kind") == LATE_EMAIL_KIND,
         )
     if "detail-type" in data or "detail" in data:
         detail = data.get("detail")

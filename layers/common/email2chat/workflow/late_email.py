@@ -16,10 +16,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import GENESYS_UNAVAILABLE, ConfigError, GenesysError, InvalidEmailEvent
+from email2chat.errors import GENESYS_UNAVAILABLE, GenesysError, InvalidEmailEvent, describe_error
 from email2chat.state.outcomes import Outcome, OutcomeRecord
 from email2chat.workflow.case import case_of
 from email2chat.workflow.cleanup import cleanup
+from email2chat.workflow.dead_letters import MAX_REASON_CHARS, dead_letter
 from email2chat.workflow.fallback import fallback
 from email2chat.workflow.intake_messages import LATE_EMAIL_STEPS, LateEmail, late_email_message
 
@@ -84,80 +85,105 @@ def send_late_email(message: LateEmail, runtime: Runtime) -> str:
         reason = f"Genesys still unavailable {waited:.0f} s after queueing ({type(unavailable).__name__})"
         return _give_up(message, record, reason, runtime)
     except (GenesysError, InvalidEmailEvent) as refused:  # for good: trying again cannot help
-        return _give_up(message, record, f"{type(refused).__name__}: {refused}", runtime)
+        return _give_up(message, record, describe_error(refused), runtime)
     _amend(
-        message,
-        record,
+        record or _queued_record(message),
         Outcome(str(result["outcome"])),
         f"{result['reason']} (late: Genesys was unavailable for the workflow's retries)",
         {k: v for k, v in result.items() if k.endswith("_message_id")},
         runtime,
         LATE_EMAIL_SENT,
+        message.attempt,
     )
     observability.logger.info("late customer email step done", extra={"outcome": result["outcome"]})
     return LATE_EMAIL_SENT
 
 
 def _queue(message: LateEmail, runtime: Runtime) -> None:
-    settings = runtime.settings
     runtime.sqs.send_message(
-        QueueUrl=_required(settings.intake_queue_url, "INTAKE_QUEUE_URL"),
+        QueueUrl=runtime.settings.required("intake_queue_url"),
         MessageBody=late_email_message(message),
-        DelaySeconds=runtime.sqs_delay_seconds(settings.defer_delay_s),
+        DelaySeconds=runtime.sqs_delay_seconds(runtime.settings.defer_delay_s),
     )
 
 
 def _give_up(message: LateEmail, record: OutcomeRecord | None, reason: str, runtime: Runtime) -> str:
     """The message goes to the DLQ with its reason (an operator can send it again) and the record says so."""
-    runtime.sqs.send_message(
-        QueueUrl=_required(runtime.settings.dead_letter_queue_url, "DEAD_LETTER_QUEUE_URL"),
-        MessageBody=late_email_message(message),
-        MessageAttributes={
-            "reason": {"DataType": "String", "StringValue": reason[:900]},
-            "email_id": {"DataType": "String", "StringValue": message.case.email_id},
-        },
+    case = message.case
+    reason = dead_letter(
+        runtime,
+        late_email_message(message),
+        reason,
+        email_id=case.email_id,
+        source_message_id=f"late-email-{message.attempt}",
     )
-    outcome = record.outcome if record is not None else _queued_outcome(message.step)
-    earlier = record.reason if record is not None else f"the {_WHAT[message.step]} was queued"
-    _amend(message, record, outcome, f"{earlier}; given up: {reason}", {}, runtime, LATE_EMAIL_GIVEN_UP)
-    observability.logger.warning("late customer email given up", extra={"reason": reason[:900]})
+    _record_given_up(record or _queued_record(message), reason, runtime, attempts=message.attempt)
+    observability.logger.warning("late customer email given up", extra={"reason": reason})
     return LATE_EMAIL_GIVEN_UP
 
 
+def record_late_email_given_up(email_id: str, reason: str, runtime: Runtime) -> bool:
+    """For the intake's poison path: a late-email message that failed for another reason (DynamoDB, a bug)
+    ends in the DLQ; the email's record, still "queued", says it was given up. False: no such record."""
+    record = runtime.outcomes.get(email_id)
+    if record is None or record.details.get("late_email") != LATE_EMAIL_QUEUED:
+        return False
+    _record_given_up(record, reason[:MAX_REASON_CHARS], runtime, attempts=None)
+    return True
+
+
+def _record_given_up(record: OutcomeRecord, reason: str, runtime: Runtime, *, attempts: int | None) -> None:
+    _amend(
+        record,
+        record.outcome,
+        f"{record.reason}; given up: {reason}",
+        {},
+        runtime,
+        LATE_EMAIL_GIVEN_UP,
+        attempts,
+    )
+
+
 def _amend(
-    message: LateEmail,
-    record: OutcomeRecord | None,
+    record: OutcomeRecord,
     outcome: Outcome,
     reason: str,
     details: Mapping[str, Any],
     runtime: Runtime,
     late_email: str,
+    attempts: int | None,
 ) -> None:
-    case = message.case
-    now = runtime.clock.now()
+    """Rewrite the email's record with what the late step did (the earlier outcome stays in its history)."""
     runtime.outcomes.record(
         OutcomeRecord(
-            email_id=case.email_id,
+            email_id=record.email_id,
             outcome=outcome,
             reason=reason,
-            conversation_id=case.conversation_id,
-            execution=record.execution if record is not None else case.execution,
-            timings={**(record.timings if record is not None else {}), "late_email": now},
+            conversation_id=record.conversation_id,
+            execution=record.execution,
+            timings={**record.timings, "late_email": runtime.clock.now()},
             details={
-                **(record.details if record is not None else {"final": True}),
+                **record.details,
                 **details,
                 "late_email": late_email,
-                "late_email_attempts": message.attempt,
+                **({"late_email_attempts": attempts} if attempts is not None else {}),
             },
         )
     )
 
 
+def _queued_record(message: LateEmail) -> OutcomeRecord:
+    """What QueueLateEmail's RecordOutcome wrote, for a record that has gone missing since."""
+    case = message.case
+    return OutcomeRecord(
+        email_id=case.email_id,
+        outcome=_queued_outcome(message.step),
+        reason=f"the {_WHAT[message.step]} was queued",
+        conversation_id=case.conversation_id,
+        execution=case.execution,
+        details={"final": True},
+    )
+
+
 def _queued_outcome(step: str) -> Outcome:
     return Outcome.DECLINED_FALLBACK if step == "fallback" else Outcome.TIMEOUT_CLEANUP
-
-
-def _required(value: str | None, variable: str) -> str:
-    if not value:
-        raise ConfigError(f"{variable} is not set")
-    return value
