@@ -650,43 +650,30 @@ def test_a_fallback_genesys_could_not_take_is_sent_when_it_answers_and_only_once
     assert "call you back" in email["textBody"]
 
 
+@pytest.mark.parametrize("left_since", [False, True])
 def test_a_late_cleanup_finds_the_customer_who_joined_meanwhile_connected(
-    world: World, start_case: StartCase
+    world: World, start_case: StartCase, left_since: bool
 ) -> None:
-    state = _until_notified(world, start_case, "conv-l2", customer_action="accept", answer_after_s=1500)
+    """Joined after the wait, while Genesys could not be read: still chatting, or chatted and left before the
+    late run (that customer must not be told "now is not a good time")."""
+    conversation_id = f"conv-l2-{left_since}"
+    state = _until_notified(world, start_case, conversation_id, customer_action="accept", answer_after_s=1500)
     world.clock.advance(300)
     state["check"] = check_status(state, world.runtime)
     world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
     late = _queued_for_later(world, state, cleanup)
     world.emulator.set_fault("get_conversation")
     world.clock.advance(1500)
+    if left_since:
+        world.emulator.tick()
+        world.emulator.customer_leaves_chat(conversation_id)
 
     assert process_record(world.sqs_record(late), world.runtime) == "sent"
-    record = world.runtime.outcomes.get("email-conv-l2")
+    record = world.runtime.outcomes.get(f"email-{conversation_id}")
     assert record is not None
     assert record.outcome == Outcome.CONNECTED
     assert [h["outcome"] for h in record.history] == ["timeout_cleanup"]
-    assert world.emulator.emails_sent("conv-l2") == []
-
-
-def test_a_late_cleanup_does_not_tell_a_customer_who_chatted_meanwhile_that_now_is_not_a_good_time(
-    world: World, start_case: StartCase
-) -> None:
-    state = _until_notified(world, start_case, "conv-l4", customer_action="accept", answer_after_s=1500)
-    world.clock.advance(300)
-    state["check"] = check_status(state, world.runtime)
-    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
-    late = _queued_for_later(world, state, cleanup)
-    world.emulator.set_fault("get_conversation")
-    world.clock.advance(1500)
-    world.emulator.tick()
-    world.emulator.customer_leaves_chat("conv-l4")  # chatted, and left before the late run
-
-    assert process_record(world.sqs_record(late), world.runtime) == "sent"
-    record = world.runtime.outcomes.get("email-conv-l4")
-    assert record is not None
-    assert record.outcome == Outcome.CONNECTED
-    assert world.emulator.emails_sent("conv-l4") == []
+    assert world.emulator.emails_sent(conversation_id) == []
 
 
 def test_a_late_email_is_re_queued_while_genesys_is_down_and_given_up_to_the_dlq_after_the_window(
