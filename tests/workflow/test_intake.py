@@ -100,6 +100,23 @@ def test_malformed_messages_go_to_the_dlq_with_their_reason(
     assert world.executions() == []
 
 
+def test_a_settled_emails_event_redelivered_during_a_genesys_outage_is_a_duplicate_at_once(
+    world: World,
+) -> None:
+    from email2chat.workflow.record_outcome import record_outcome
+
+    world.seed("conv-4r")
+    event = world.emulator.email_started_event("conv-4r")
+    assert process_record(world.sqs_record(event), world.runtime) == "started"
+    state = world.execution_input("conv-4r-1")
+    record_outcome(dict(state, final={"outcome": "connected", "reason": "x", "final": True}), world.runtime)
+    world.emulator.set_fault("list_messages", error_rate=1.0, error_status=503)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+
+    assert process_record(world.sqs_record(event, message_id="again"), world.runtime) == "duplicate"
+    assert world.sqs.sent_to(world.intake_queue_url) == []  # not re-queued to wait out the outage
+
+
 def test_an_event_for_an_unknown_conversation_is_invalid(world: World) -> None:
     world.seed("conv-4")
     event = world.emulator.email_started_event("conv-4")

@@ -130,6 +130,10 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
         if isinstance(message, DirectEmail):
             return intake_email(_from_direct(message, runtime), runtime)
         if isinstance(message, GenesysEmailEvent):
+            # Its email id is its conversation id: a redelivery is known before Genesys is read (which
+            # may be down: the copy would wait out the retry window and end in the DLQ for nothing).
+            if _already_taken(message.conversation_id, runtime):
+                return DUPLICATE
             return intake_email(_from_genesys_event(message, runtime), runtime)
         if isinstance(message, RecheckRequest):
             return recheck(message, runtime)
@@ -177,14 +181,19 @@ def retry_later(record: Mapping[str, Any], wrapper: RetryWrapper, error: Excepti
     return RETRY_LATER
 
 
+def _already_taken(email_id: str, runtime: Runtime) -> bool:
+    """A re-check is already scheduled, or the email is settled: a duplicate (Genesys redelivers for days)."""
+    if runtime.ledger.get(email_key(email_id)) is None and not _has_final_outcome(email_id, runtime):
+        return False
+    observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
+    logger.info("duplicate intake message ignored")
+    return True
+
+
 def intake_email(email: InboundEmail, runtime: Runtime) -> str:
     now = runtime.clock.now()
-    key = email_key(email.email_id)
     observability.correlate(email_id=email.email_id, conversation_id=email.conversation_id, execution=None)
-    if runtime.ledger.get(key) is not None or _has_final_outcome(email.email_id, runtime):
-        # A re-check is already scheduled, or the email is settled: a duplicate (Genesys redelivers for days).
-        observability.emit(observability.DUPLICATE_DELIVERY, 1, "Count")
-        logger.info("duplicate intake message ignored")
+    if _already_taken(email.email_id, runtime):
         return DUPLICATE
     verdict = classify(
         runtime,
