@@ -242,6 +242,19 @@ def test_a_customer_email_genesys_cannot_take_in_the_retries_is_queued_for_later
     assert f"{step}Failed" in reached
 
 
+def test_a_garbled_answer_to_initiate_is_retried_then_deferred_like_a_timeout(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    """A garbled 200 may hide a leg that was created: Initiate's next attempt reads back and adopts it.
+    It used to end InitiateFailed (a final deferral that closed the leg)."""
+    initiate = states["Initiate"]
+    (retrier,) = [r for r in initiate["Retry"] if "Timeout" in r["ErrorEquals"]]
+    (to_defer,) = [c for c in initiate["Catch"] if c["Next"] == "Defer"]
+
+    assert "MalformedResponse" in retrier["ErrorEquals"]
+    assert "MalformedResponse" in to_defer["ErrorEquals"]
+
+
 def test_the_session_lock_outlasts_the_longest_workflow_path() -> None:
     """The lease frees only the conversation of a dead execution: a live one must never lose its lock, even
     with every retry ladder on its path spent, the 5-minute wait and the throttle waits."""

@@ -318,6 +318,24 @@ def test_a_timed_out_initiate_is_read_back_not_posted_twice(world: World, start_
     assert [r["endpoint"] for r in world.emulator.request_log()].count("initiate_chat") == 1
 
 
+def test_a_garbled_answer_to_initiate_is_read_back_not_posted_twice(
+    world: World, start_case: StartCase
+) -> None:
+    state = start_case("conv-i7")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.set_fault("initiate_chat", malformed_rate=1.0)  # the leg is created, the answer garbled
+
+    with pytest.raises(MalformedResponse):
+        initiate(state, world.runtime)  # the ASL retries it (and defers after its retries)
+    world.emulator.clear_faults()
+    retried = initiate(state, world.runtime)
+
+    assert retried["status"] == "initiated"
+    assert retried["adopted"] is True
+    assert len(_legs(world, "conv-i7")) == 1
+    assert [r["endpoint"] for r in world.emulator.request_log()].count("initiate_chat") == 1
+
+
 def test_a_later_attempt_resumes_the_leg_an_earlier_attempt_created(
     world: World, start_case: StartCase
 ) -> None:
@@ -369,16 +387,26 @@ def test_notify_sends_the_guide_payload_with_the_deep_link(world: World, start_c
 
 @pytest.mark.parametrize(
     ("status", "error", "marked"),
-    [(502, OutcomeUnknown, True), (503, ServerError, False), (400, BadRequest, False)],
+    [
+        (200, OutcomeUnknown, True),
+        (502, OutcomeUnknown, True),
+        (503, ServerError, False),
+        (400, BadRequest, False),
+    ],
 )
 def test_notify_marks_the_cooldown_claim_unless_the_push_certainly_did_not_go_out(
     world: World, start_case: StartCase, status: int, error: type[Exception], marked: bool
 ) -> None:
+    """200 (garbled) and 502: the push may have reached the customer, so the workflow waits for them
+    (OutcomeUnknown -> AwaitAnswer); 503: not taken; 400: refused."""
     state = _until_initiated(world, start_case, f"conv-n2-{status}")
-    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=status)
+    if status == 200:
+        world.emulator.set_fault("push_notification", malformed_rate=1.0)
+    else:
+        world.emulator.set_fault("push_notification", error_rate=1.0, error_status=status)
 
     with pytest.raises(error):
-        notify(state, world.runtime)  # 502: may have reached the customer; 503 not taken; 400 refused
+        notify(state, world.runtime)
 
     claim = world.runtime.cooldown.current_claim(state["case"]["customer_key"])
     assert claim is not None

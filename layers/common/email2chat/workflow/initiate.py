@@ -11,8 +11,8 @@ longer than ``throttle_max_wait_s``), ``collision`` (a chat appeared since Colli
 Errors for the ASL: ``BreakerOpen`` (defer), ``RateLimited`` (retry after 10 s; the limiter is fed so a
 longer ``Retry-After`` is honoured), ``ServerError`` / ``Timeout`` (counted by the breaker).
 
-An ambiguous failure (a timeout: the POST may have landed) is never followed by a blind re-POST: the
-next attempt reads the conversation first and adopts the leg it finds.
+An ambiguous failure (a timeout or a garbled 200: the POST may have landed) is never followed by a blind
+re-POST: the next attempt reads the conversation first and adopts the leg it finds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import RateLimited, ServerError, Timeout
+from email2chat.errors import MalformedResponse, RateLimited, ServerError, Timeout
 from email2chat.genesys.models import Conversation, InitiateChatRequest
 from email2chat.workflow.case import UpgradeCase, case_of
 from email2chat.workflow.chat_sessions import ChatSessionRecord
@@ -91,8 +91,10 @@ def initiate(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         runtime.sessions.clear_initiating(case.key)
         runtime.breaker.record_failure(permit)
         raise
-    except Timeout:
-        runtime.breaker.record_failure(permit)  # the marker stays: the next attempt reads back first
+    except (Timeout, MalformedResponse):
+        # The POST may have landed (no answer, or a garbled 200): the marker stays, and the next attempt
+        # reads the conversation back first and adopts the leg it finds.
+        runtime.breaker.record_failure(permit)
         raise
     _record_session(
         case, conversation.id, session.participant_id, session.id, runtime

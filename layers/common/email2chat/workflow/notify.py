@@ -2,7 +2,8 @@
 
 Sent only after initiateChat answered 201 (the state machine reaches Notify only from ``initiated``). A push
 is not idempotent: only a 503 or a 429 (not taken) is retried or deferred; a timeout or another 5xx may have
-reached the customer, so the workflow waits for them (``Timeout`` / ``OutcomeUnknown`` -> AwaitAnswer).
+reached the customer (and so may a garbled 200), so the workflow waits for them (``Timeout`` /
+``OutcomeUnknown`` -> AwaitAnswer).
 """
 
 from __future__ import annotations
@@ -48,14 +49,16 @@ def notify(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     except GenesysError as error:
         if _not_delivered(error):
             runtime.cooldown.unmark_prompting(case.customer_key, case.key)
-        if not isinstance(error, ServerError) or error.status == SERVICE_UNAVAILABLE:
-            raise  # not taken (503, 429) or refused (4xx): the ASL retries, defers or cleans up
-        # 500, 502, 504: the push may have gone out, and a push has no idempotency key
-        raise OutcomeUnknown(
-            f"push notification outcome unknown ({error.message})",
-            status=error.status,
-            correlation_id=error.correlation_id,
-        ) from error
+        if isinstance(error, MalformedResponse) or (
+            isinstance(error, ServerError) and error.status != SERVICE_UNAVAILABLE
+        ):
+            # A garbled 200, a 500, 502, 504: the push may have gone out, and it has no idempotency key
+            raise OutcomeUnknown(
+                f"push notification outcome unknown ({type(error).__name__}, status={error.status})",
+                status=error.status,
+                correlation_id=error.correlation_id,
+            ) from error
+        raise  # not taken (503, 429), refused (4xx) or timed out: the ASL retries, defers, cleans up or waits
     observability.logger.info("customer notified", extra={"notification_id": notification_id})
     return {"notification_id": notification_id, "deep_link": url, "notified_at": runtime.clock.now()}
 
