@@ -97,6 +97,7 @@ class GenesysEmulator:
         self.request_count = 0
         self.rate_limited_count = 0
         self.error_count = 0
+        self.garbled_count = 0  # answers that took effect and came back as a garbled 200
         self.base_url = ""
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -342,6 +343,8 @@ class GenesysEmulator:
                 return self._rate_limited(correlation_id, limits)
             status, payload = self._dispatch(endpoint, params, body)
             if decision is not None and decision.malformed:
+                with self._lock:
+                    self.garbled_count += 1
                 return HttpAnswer(
                     200,
                     b"<html><body>upstream connect error</body></html>",

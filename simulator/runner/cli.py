@@ -28,6 +28,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--error-rate", type=float, default=0.0, help="share of Genesys calls that fail (503)"
     )
     parser.add_argument(
+        "--lost-answer-rate",
+        type=float,
+        default=0.0,
+        help="share of Genesys calls that take effect and then answer a garbled 200 (the answer is lost: "
+        "a retry must not act twice)",
+    )
+    parser.add_argument(
         "--outage-seconds",
         type=float,
         default=0.0,
@@ -97,6 +104,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.time_scale <= 0:
         print("email2chat simulate: --time-scale must be > 0", file=sys.stderr)
         return 2
+    for flag, rate in (("--error-rate", args.error_rate), ("--lost-answer-rate", args.lost_answer_rate)):
+        if not 0.0 <= rate <= 1.0:
+            print(f"email2chat simulate: {flag} must be between 0 and 1, got {rate}", file=sys.stderr)
+            return 2
     try:
         scenario = load_scenario(args.scenario)
     except (OSError, ScenarioError) as exc:
@@ -106,6 +117,7 @@ def _simulate(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         rate_limit_per_minute=args.rate_limit_per_minute,
         error_rate=args.error_rate,
+        lost_answer_rate=args.lost_answer_rate,
         outage_seconds=args.outage_seconds,
         outages=tuple(args.outage),
         timeout_s=args.timeout,

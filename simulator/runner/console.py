@@ -67,6 +67,10 @@ def summary_table(result: Mapping[str, Any]) -> str:
         f"  429 rate limited     {rate_limited:>5}  {share_429:5.1f}% of requests",
         f"  errors (5xx/timeout) {genesys.get('errors', 0):>5}",
     ]
+    if genesys.get("garbled_answers"):
+        lines.append(
+            f"  garbled 200s         {genesys['garbled_answers']:>5}  (took effect; the answer was lost)"
+        )
     breaker = result.get("breaker") or []
     lines += ["", f"Circuit breaker transitions: {len(breaker)}"]
     for transition in breaker[:12]:

@@ -89,6 +89,7 @@ class RunOptions:
     time_scale: float = 0.01
     rate_limit_per_minute: int = 300
     error_rate: float = 0.0
+    lost_answer_rate: float = 0.0  # share of calls that take effect, then answer a garbled 200
     outage_seconds: float = 0.0  # initiateChat answers 503 for the run's first S simulated seconds
     outages: tuple[Outage, ...] = ()  # any endpoint, any window
     timeout_s: float = 120.0
@@ -243,12 +244,14 @@ class LocalPipeline:
             windows["initiate_chat"] = [(now, now + options.outage_seconds)]
         for outage in options.outages:
             windows.setdefault(outage.endpoint, []).append((now + outage.start_s, now + outage.end_s))
+        random_faults = options.error_rate > 0 or options.lost_answer_rate > 0
         for endpoint in ENDPOINTS:
-            if endpoint in windows or (options.error_rate > 0 and endpoint != "token"):
+            if endpoint in windows or (random_faults and endpoint != "token"):
                 self.emulator.set_fault(
                     endpoint,
                     error_rate=options.error_rate if endpoint != "token" else 0.0,
                     error_status=503,
+                    malformed_rate=options.lost_answer_rate if endpoint != "token" else 0.0,
                     outage_windows=windows.get(endpoint, ()),
                 )
 
@@ -641,6 +644,7 @@ class LocalPipeline:
             "requests": emulator.request_count,
             "rate_limited": emulator.rate_limited_count,
             "errors": emulator.error_count,
+            "garbled_answers": emulator.garbled_count,
             "tokens_issued": emulator.tokens_issued,
             "disjointed_conversations": emulator.disjointed_conversations(),
             "initiate_requests": [

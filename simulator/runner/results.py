@@ -230,6 +230,7 @@ def build_result(raw: RawRun) -> dict[str, Any]:
             "time_scale": scale,
             "rate_limit_per_minute": raw.options.rate_limit_per_minute,
             "error_rate": raw.options.error_rate,
+            "lost_answer_rate": raw.options.lost_answer_rate,
             "outage_seconds": raw.options.outage_seconds,
             "outages": [
                 {"endpoint": o.endpoint, "start_s": o.start_s, "end_s": o.end_s} for o in raw.options.outages

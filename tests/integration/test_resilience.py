@@ -116,3 +116,27 @@ def test_customer_emails_genesys_cannot_take_within_the_retries_go_out_once_afte
         assert email["fallback_emails"] == 1, email["id"]
         assert "(late: Genesys was unavailable" in email["reason"], email["id"]
     assert result["dead_letters"] == []
+
+
+def test_answers_lost_after_genesys_acted_never_make_a_step_act_twice_or_misread_the_customer(
+    pipeline_runner: RunPipeline,
+) -> None:
+    """``--lost-answer-rate 0.2``: a fifth of Genesys's answers come back garbled after the call took effect
+    (a leg created, a push sent, an email sent). Before, a garbled initiate ended ``deferred`` with its leg
+    closed, and a garbled push ended "push notification failed" with a 'could not reach you' email."""
+    expected = {"decline": "declined_fallback", "ignore": "timeout_cleanup", "accept": "connected"}
+    actions = ["decline", "ignore", "accept", "accept"] * 3
+    lines = [
+        email_line(f"lost-{n}", n=n, customer_action=a, answer_after_s=20) for n, a in enumerate(actions)
+    ]
+    result, _ = pipeline_runner(lines, lost_answer_rate=0.2, time_scale=0.02, timeout_s=300.0)
+    by_id = {email["id"]: email for email in result["emails"]}
+
+    assert result["missing"] == []
+    assert result["genesys"]["garbled_answers"] > 0
+    for n, action in enumerate(actions):
+        email = by_id[f"lost-{n}"]
+        assert email["outcome"] == expected[action], email["id"]
+        assert email["chat_legs"] == 1, email["id"]
+        assert email["notifications"] == 1, email["id"]
+        assert email["fallback_emails"] == (0 if action == "accept" else 1), email["id"]

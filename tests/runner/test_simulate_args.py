@@ -28,6 +28,14 @@ def test_a_non_positive_time_scale_is_exit_2(capsys: pytest.CaptureFixture[str])
     assert "--time-scale" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--error-rate", "--lost-answer-rate"])
+def test_a_rate_outside_zero_to_one_is_exit_2_naming_the_flag(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", flag, "1.5"]) == 2
+    assert f"{flag} must be between 0 and 1, got 1.5" in capsys.readouterr().err
+
+
 def test_the_library_log_levels_come_back_after_a_run() -> None:
     # Tests run the command in-process: a library logger left at ERROR hides later tests' log records.
     import logging
