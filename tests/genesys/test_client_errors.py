@@ -64,6 +64,25 @@ def test_every_error_status_maps_to_its_type_with_code_and_correlation_id(
     assert logged["correlation_id"] in str(raised.value)
 
 
+def test_genesys_error_text_is_kept_apart_from_what_str_shows(
+    emulator: GenesysEmulator, make_client: Callable[..., GenesysClient]
+) -> None:
+    """``str(error)`` reaches Lambda's error log, the execution history and DLQs; Genesys's own text may
+    echo what was sent (here: the email it refused), so only ``detail`` has it."""
+    from email2chat.genesys.models import AgentlessEmail
+
+    seed(emulator)
+    client = make_client(get_retries=0)
+    refused = AgentlessEmail(CONVERSATION_ID, "support@example.com", ("jane@example.com",), "", "hello")
+
+    with pytest.raises(BadRequest) as raised:
+        client.send_agentless_email(refused)
+
+    assert raised.value.detail == "fromAddress and subject are required"
+    assert str(raised.value).startswith("agentless_email: Bad Request status=400 code=invalid.value")
+    assert "subject" not in str(raised.value)
+
+
 def test_a_429_surfaces_as_rate_limited_with_the_servers_retry_after(
     clock: ManualClock, sleeper: SleepRecorder
 ) -> None:

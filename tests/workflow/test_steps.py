@@ -414,6 +414,20 @@ def test_notify_marks_the_cooldown_claim_unless_the_push_certainly_did_not_go_ou
     assert (claim.prompting_at is not None) == marked
 
 
+def test_a_retried_notify_keeps_the_mark_of_an_earlier_try_whose_push_went_out(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-n3")  # pushed; its answer to Step Functions was lost
+    world.emulator.set_fault("push_notification", error_rate=1.0, error_status=503)
+
+    with pytest.raises(ServerError):
+        notify(state, world.runtime)  # the state machine's retry of the Lambda
+
+    claim = world.runtime.cooldown.current_claim(state["case"]["customer_key"])
+    assert claim is not None
+    assert claim.prompting_at is not None
+
+
 def test_the_customer_joining_ends_the_wait_at_once(world: World, start_case: StartCase) -> None:
     sfn = RecordingSfn(world.sfn)
     world.runtime.sfn = sfn
@@ -508,6 +522,22 @@ def test_check_status_reads_the_chat_leg(
     world.clock.advance(300)
 
     assert check_status(state, world.runtime)["status"] == expected
+
+
+def test_a_customer_who_chatted_and_left_within_the_wait_is_connected_not_declined(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-k9", customer_action="accept", answer_after_s=1)
+    world.clock.advance(2)
+    world.emulator.tick()
+    world.emulator.customer_leaves_chat("conv-k9")  # their "joined" event was lost
+    world.clock.advance(300)
+
+    check = check_status(state, world.runtime)
+    stopped = settle_stopped_execution(_stopped(world, state), world.runtime)
+
+    assert check["status"] == "connected"
+    assert stopped["outcome"] == "connected"
 
 
 @pytest.mark.parametrize(("action", "expected"), [("accept", "connected"), ("decline", "declined")])
@@ -753,6 +783,25 @@ def test_a_late_email_that_keeps_failing_for_another_reason_says_so_in_its_email
     assert not [r for r in world.runtime.outcomes.scan_all() if r.email_id.startswith("sqs-")]
 
 
+def test_a_late_email_whose_dlq_copy_cannot_be_written_is_not_marked_given_up(
+    world: World, start_case: StartCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = _until_declined(world, start_case, "conv-l6")
+    world.emulator.set_fault("agentless_email", error_rate=1.0, error_status=503)
+    late = _queued_for_later(world, state, fallback)
+
+    def dlq_down(**kwargs: Any) -> None:
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(world.runtime.sqs, "send_message", dlq_down)
+    with pytest.raises(RuntimeError):
+        reject(world.sqs_record(late), world.runtime, "gave up after 5 receives: X")  # SQS redelivers it
+
+    record = world.runtime.outcomes.get("email-conv-l6")
+    assert record is not None
+    assert record.details["late_email"] == "queued"
+
+
 def test_a_message_of_ours_that_cannot_be_read_back_does_not_hold_a_customer_email_back(
     world: World, start_case: StartCase
 ) -> None:
@@ -871,6 +920,35 @@ def test_a_stopped_execution_leaves_the_leg_and_lock_of_its_emails_next_attempt_
     assert world.runtime.lock.holder("conv-s6") == f"{state['case']['email_key']}-2"
     assert any(leg["state"] == "alerting" for leg in _legs(world, "conv-s6"))
     assert world.runtime.outcomes.get("email-conv-s6") is None
+
+
+def test_a_stopped_execution_keeps_the_lock_until_it_has_settled_the_leg(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_notified(world, start_case, "conv-s7", customer_action="ignore")
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+
+    with pytest.raises(ServerError):
+        settle_stopped_execution(_stopped(world, state), world.runtime)  # Lambda retries the event
+
+    assert world.runtime.lock.holder("conv-s7") == state["case"]["execution"]
+    assert world.runtime.outcomes.get("email-conv-s7") is None
+
+
+def test_a_stopped_execution_leaves_a_later_attempts_record_alone(
+    world: World, start_case: StartCase
+) -> None:
+    state = _until_initiated(world, start_case, "conv-s8")
+    later = {**state, "case": {**state["case"], "attempt": 2, "execution": f"{state['case']['email_key']}-2"}}
+    record_outcome(dict(later, final={"outcome": "deferred", "reason": "x", "final": False}), world.runtime)
+
+    result = settle_stopped_execution(_stopped(world, state), world.runtime)
+
+    assert result["recorded"] is False
+    record = world.runtime.outcomes.get("email-conv-s8")
+    assert record is not None
+    assert record.details["final"] is False
+    assert any(leg["state"] == "alerting" for leg in _legs(world, "conv-s8"))
 
 
 def test_a_stopped_execution_event_without_its_input_is_refused_by_name(world: World) -> None:

@@ -15,6 +15,9 @@ class GenesysError(Email2ChatError):
 
     Carries the HTTP status, the Genesys error ``code`` (e.g. ``too.many.requests.retry.after``)
     and the ``ININ-Correlation-Id`` of the call, so a log line can be matched with Genesys support.
+    ``message`` is ours (the endpoint and the HTTP reason); Genesys's own text is kept apart in ``detail``
+    and never in ``str()``: it may echo what was sent (an address), and ``str()`` reaches logs, the
+    execution history and DLQs.
     """
 
     def __init__(
@@ -24,12 +27,14 @@ class GenesysError(Email2ChatError):
         status: int | None = None,
         code: str | None = None,
         correlation_id: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.code = code
         self.correlation_id = correlation_id
+        self.detail = detail
 
     def __str__(self) -> str:
         parts = [self.message]

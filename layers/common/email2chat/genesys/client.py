@@ -437,8 +437,13 @@ def _error_from_response(response: requests.Response, endpoint: str) -> GenesysE
     code = body.get("code") or body.get("error")
     message = body.get("message") or body.get("description") or body.get("error_description")
     correlation_id = correlation_id or body.get("contextId")
-    text = f"{endpoint}: {message or response.reason or 'HTTP ' + str(status)}"
-    common: dict[str, Any] = {"status": status, "code": code, "correlation_id": correlation_id}
+    text = f"{endpoint}: {response.reason or 'HTTP ' + str(status)}"  # Genesys's text only in ``detail``
+    common: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "correlation_id": correlation_id,
+        "detail": None if message is None else str(message),
+    }
     if status == 429:
         return RateLimited(text, retry_after=_retry_after(response, message), **common)
     if status in _STATUS_ERRORS:
@@ -456,7 +461,11 @@ def _token_error(error: GenesysError) -> GenesysError:
     if isinstance(error, RateLimited | Unauthorized) or not (error.status and 400 <= error.status < 500):
         return error
     return Unauthorized(
-        error.message, status=error.status, code=error.code, correlation_id=error.correlation_id
+        error.message,
+        status=error.status,
+        code=error.code,
+        correlation_id=error.correlation_id,
+        detail=error.detail,
     )
 
 

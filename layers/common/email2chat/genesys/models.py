@@ -149,6 +149,11 @@ class Conversation:
             return ChatStatus.DECLINED
         return ChatStatus.CLOSED
 
+    def customer_joined(self, participant_id: str) -> bool:
+        """The customer's chat leg is connected, or connected before it ended (they chatted and left)."""
+        leg = self.chat_leg(participant_id)
+        return leg is not None and (leg.state == "connected" or bool(leg.connected_time))
+
     def agent_connected_time(self) -> str | None:
         """When an agent's chat leg connected (agent assigned), if one has."""
         for participant, leg in self.chat_legs("agent"):

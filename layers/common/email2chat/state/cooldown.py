@@ -113,12 +113,13 @@ class CustomerCooldown:
             prompting_at=None if prompting_at is None else float(prompting_at),
         )
 
-    def mark_prompting(self, customer_key: str, owner: str) -> None:
-        """Note on ``owner``'s claim that its push is going out (call it before sending). Idempotent; a claim
-        that is not ``owner``'s is left alone (cooldown disabled, or taken over after the window)."""
+    def mark_prompting(self, customer_key: str, owner: str) -> bool:
+        """Note on ``owner``'s claim that its push is going out (call it before sending). True when this call
+        set the mark; False when it was set already (an earlier try of the same step, whose push may have
+        gone out: only the call that set a mark may take it back) or the claim is not ``owner``'s."""
         if self.window_s == 0:
-            return
-        with contextlib.suppress(ConditionNotMet):  # not the owner's claim, or marked already (a retry)
+            return False
+        try:
             self._table.update(
                 cooldown_key(customer_key),
                 _SK,
@@ -129,6 +130,9 @@ class CustomerCooldown:
                 " AND (attribute_not_exists(prompting_owner) OR prompting_owner <> :owner)",
                 return_values="NONE",
             )
+        except ConditionNotMet:
+            return False
+        return True
 
     def unmark_prompting(self, customer_key: str, owner: str) -> None:
         """Take ``owner``'s mark back: its push was certainly not delivered (refused, or not taken)."""

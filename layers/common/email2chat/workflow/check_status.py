@@ -3,7 +3,8 @@
 Maps the chat leg this workflow created to the guide's ChatSession states (through
 ``Conversation.chat_status``, the one place that mapping lives):
 connected -> ``connected``; declined or closed -> ``declined`` (fallback email); still waiting ->
-``unanswered`` (cleanup). A leg that has vanished counts as closed.
+``unanswered`` (cleanup). A leg that has vanished counts as closed; one that connected and has ended since
+counts as connected (the customer chatted: no "you would rather not chat" email).
 
 When Genesys cannot be read (5xx, timeout, 429, garbled answer after the client's retries) and the customer's
 own status event for this leg was seen (joined or left), that event decides: it is Genesys's word too, and a
@@ -51,6 +52,8 @@ def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     except GENESYS_UNAVAILABLE as unreadable:
         return verdict_from_status_event(event, case.conversation_id, participant_id, runtime, unreadable)
     chat_status = conversation.chat_status(participant_id)
+    if chat_status == ChatStatus.CLOSED and conversation.customer_joined(participant_id):
+        chat_status = ChatStatus.CONNECTED  # joined (its event lost) and left within the wait: not a decline
     result = chat_verdict(chat_status, runtime)
     agent_at = parse_iso_time(conversation.agent_connected_time())
     if agent_at is not None:

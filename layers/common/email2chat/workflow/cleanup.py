@@ -62,8 +62,7 @@ def cleanup(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
     chat_status = conversation.chat_status(participant_id)
     if chat_status == ChatStatus.CONNECTED:
         return {"outcome": CONNECTED, "reason": "customer joined the chat as the wait ended", "final": True}
-    own_leg = conversation.chat_leg(participant_id)
-    if chat_status == ChatStatus.CLOSED and own_leg is not None and own_leg.connected_time:
+    if chat_status == ChatStatus.CLOSED and conversation.customer_joined(participant_id):
         # Joined after the wait (while Cleanup retried, or before a late run) and the chat has ended since.
         return {
             "outcome": CONNECTED,

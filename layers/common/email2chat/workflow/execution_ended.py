@@ -126,6 +126,14 @@ def _settle_chat_leg(case: UpgradeCase, runtime: Runtime) -> tuple[Outcome, str]
         own = own_active_leg(case, conversation, runtime)
         if own is not None and own[1].state == "connected":
             return Outcome.CONNECTED, "the customer is in the chat: the leg is left open"
+        session = runtime.sessions.session(case.conversation_id)
+        if (
+            own is None
+            and session is not None
+            and session.email_key == case.key
+            and conversation.customer_joined(session.participant_id)
+        ):
+            return Outcome.CONNECTED, "the customer joined the chat; it has ended"
         closed = close_own_leg(case, conversation, runtime)
     except GENESYS_UNAVAILABLE:
         raise

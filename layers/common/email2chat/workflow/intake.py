@@ -56,7 +56,7 @@ from email2chat.workflow.intake_messages import (
     retry_message,
     unwrap_retry,
 )
-from email2chat.workflow.late_email import record_late_email_given_up, send_late_email
+from email2chat.workflow.late_email import late_email_queued, record_late_email_given_up, send_late_email
 
 if TYPE_CHECKING:
     from email2chat.runtime import Runtime
@@ -424,9 +424,11 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     ids = ids_hint(body_text)
     own = _ends_the_email(ids, runtime, readable=_parses(body_text))
     email_id = ids.email_id if own and ids.email_id else f"sqs-{message_id}"
-    if ids.late_email and ids.email_id and record_late_email_given_up(ids.email_id, reason, runtime):
-        # A late customer email that keeps failing: the DLQ keeps it, the email's own record says so.
+    if ids.late_email and ids.email_id and late_email_queued(ids.email_id, runtime):
+        # A late customer email that keeps failing: the DLQ keeps it (first: if that fails, SQS redelivers
+        # the message), then the email's own record says it was given up.
         dead_letter(runtime, body_text, reason, email_id=ids.email_id, source_message_id=message_id)
+        record_late_email_given_up(ids.email_id, reason, runtime)
         logger.warning("late customer email rejected to the DLQ", extra={"sqs_id": message_id})
         return INVALID
     reason = dead_letter(runtime, body_text, reason, email_id=email_id, source_message_id=message_id)

@@ -122,14 +122,17 @@ def _give_up(message: LateEmail, record: OutcomeRecord | None, reason: str, runt
     return LATE_EMAIL_GIVEN_UP
 
 
-def record_late_email_given_up(email_id: str, reason: str, runtime: Runtime) -> bool:
-    """For the intake's poison path: a late-email message that failed for another reason (DynamoDB, a bug)
-    ends in the DLQ; the email's record, still "queued", says it was given up. False: no such record."""
+def late_email_queued(email_id: str, runtime: Runtime) -> bool:
     record = runtime.outcomes.get(email_id)
-    if record is None or record.details.get("late_email") != LATE_EMAIL_QUEUED:
-        return False
-    _record_given_up(record, reason[:MAX_REASON_CHARS], runtime, attempts=None)
-    return True
+    return record is not None and record.details.get("late_email") == LATE_EMAIL_QUEUED
+
+
+def record_late_email_given_up(email_id: str, reason: str, runtime: Runtime) -> None:
+    """For the intake's poison path: a late-email message that failed for another reason (DynamoDB, a bug)
+    is in the DLQ; the email's record, still "queued", says it was given up."""
+    record = runtime.outcomes.get(email_id)
+    if record is not None and record.details.get("late_email") == LATE_EMAIL_QUEUED:
+        _record_given_up(record, reason[:MAX_REASON_CHARS], runtime, attempts=None)
 
 
 def _record_given_up(record: OutcomeRecord, reason: str, runtime: Runtime, *, attempts: int | None) -> None:

@@ -43,11 +43,11 @@ def notify(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         conversation_id=case.conversation_id,
     )
     # Before the POST: another email of this customer must not prompt them too, whatever the POST's fate.
-    runtime.cooldown.mark_prompting(case.customer_key, case.key)
+    marked_now = runtime.cooldown.mark_prompting(case.customer_key, case.key)
     try:
         notification_id = runtime.genesys.send_push_notification(push)
     except GenesysError as error:
-        if _not_delivered(error):
+        if marked_now and _not_delivered(error):  # an earlier try's mark stays: its push may have gone out
             runtime.cooldown.unmark_prompting(case.customer_key, case.key)
         if isinstance(error, MalformedResponse) or (
             isinstance(error, ServerError) and error.status != SERVICE_UNAVAILABLE
