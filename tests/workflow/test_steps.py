@@ -336,6 +336,17 @@ def test_a_garbled_answer_to_initiate_is_read_back_not_posted_twice(
     assert [r["endpoint"] for r in world.emulator.request_log()].count("initiate_chat") == 1
 
 
+def test_a_refused_initiate_leaves_no_in_flight_marker_behind(world: World, start_case: StartCase) -> None:
+    state = start_case("conv-i8")
+    state["collision"] = collision_check(state, world.runtime)
+    world.emulator.set_fault("initiate_chat", error_rate=1.0, error_status=400)
+
+    with pytest.raises(BadRequest):
+        initiate(state, world.runtime)
+
+    assert not world.runtime.sessions.was_initiating(state["case"]["email_key"])
+
+
 def test_a_later_attempt_resumes_the_leg_an_earlier_attempt_created(
     world: World, start_case: StartCase
 ) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from email2chat import observability
-from email2chat.errors import MalformedResponse, RateLimited, ServerError, Timeout
+from email2chat.errors import GenesysError, MalformedResponse, RateLimited, ServerError, Timeout
 from email2chat.genesys.models import Conversation, InitiateChatRequest
 from email2chat.workflow.case import UpgradeCase, case_of
 from email2chat.workflow.chat_sessions import ChatSessionRecord
@@ -95,6 +95,12 @@ def initiate(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         # The POST may have landed (no answer, or a garbled 200): the marker stays, and the next attempt
         # reads the conversation back first and adopts the leg it finds.
         runtime.breaker.record_failure(permit)
+        raise
+    except GenesysError:
+        # Refused for good (4xx): no leg was created, and Genesys answered (a half-open probe is done).
+        # The marker goes, or a final deferral could take a manual chat opened meanwhile for ours.
+        runtime.sessions.clear_initiating(case.key)
+        runtime.breaker.record_success(permit)
         raise
     _record_session(
         case, conversation.id, session.participant_id, session.id, runtime
