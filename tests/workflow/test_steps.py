@@ -1185,8 +1185,6 @@ def test_only_a_push_that_was_not_taken_may_be_repeated(
 def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_leg(
     world: World, start_case: StartCase
 ) -> None:
-    from email2chat.workflow.intake import process_record
-
     state = _until_initiated(world, start_case, "conv-d7")
     world.emulator.set_fault("push_notification", error_rate=1.0, error_status=503)
     with pytest.raises(ServerError):
@@ -1217,8 +1215,6 @@ def test_a_push_service_outage_defers_and_the_next_attempt_pushes_on_the_same_le
 def test_a_deferred_wait_trigger_upgrade_whose_email_an_agent_answered_meanwhile_ends_not_urgent(
     world: World,
 ) -> None:
-    from email2chat.workflow.intake import process_record
-
     world.seed("conv-d12")
     calm = world.direct_message(
         "email-d12", "conv-d12", subject="Address", body="How do I change my address?", queue_wait_minutes=16
