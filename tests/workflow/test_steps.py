@@ -571,6 +571,26 @@ def test_a_genesys_read_outage_after_the_wait_leaves_the_verdict_to_the_customer
         assert reason.startswith("customer declined or left the chat (status event (left);")
 
 
+@pytest.mark.parametrize("delivered_in_order", [True, False])
+def test_a_customer_who_joined_and_left_while_genesys_is_unreadable_is_connected_not_declined(
+    world: World, start_case: StartCase, delivered_in_order: bool
+) -> None:
+    state = _until_notified(world, start_case, f"conv-k8-{delivered_in_order}", customer_action="accept")
+    world.clock.advance(5)
+    world.emulator.tick()
+    world.clock.advance(60)
+    world.emulator.customer_leaves_chat(state["case"]["conversation_id"])
+    events = [e for e in world.events if e["detail"]["eventBody"].get("mediaType") == "CHAT"]
+    world.events[:] = events if delivered_in_order else events[::-1]  # the "joined" arrives late
+    _deliver_events(world)
+    world.emulator.set_fault("get_conversation", error_rate=1.0, error_status=503)
+
+    check = check_status(state, world.runtime)
+
+    assert check["status"] == "connected"
+    assert check["decided_by"].startswith("status event (joined, then left)")
+
+
 def test_the_event_that_ended_the_wait_decides_when_no_status_was_stored(
     world: World, start_case: StartCase
 ) -> None:

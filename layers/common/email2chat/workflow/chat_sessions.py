@@ -43,6 +43,7 @@ class StatusSeen:
     participant_id: str
     kind: str  # "joined" | "left" (customer.start / customer.end of a CHAT leg)
     at: float
+    joined_at: float | None = None  # a "joined" seen for this leg, whatever came after it (or before)
 
 
 class ChatSessionStore:
@@ -115,29 +116,48 @@ class ChatSessionStore:
         """Keep the leg's latest status: an event redelivered late (a "joined" after the "left") does not
         replace a newer one. Keyed per participant: an old leg's event never ends a newer leg's wait.
         Returns whether this status is now the remembered one."""
+        pk, sk = f"chat#{status.conversation_id}", f"status#{status.participant_id}"
+        now = self._table.now()
+        expires = self._table.record_expiry(now=now)
+        latest = True
         try:
-            self._put(
-                f"chat#{status.conversation_id}",
-                f"status#{status.participant_id}",
-                condition="attribute_not_exists(pk) OR #at <= :at",
-                names={"#at": "at"},
-                values={":at": float(status.at)},
-                kind=status.kind,
-                at=float(status.at),
+            self._table.update(
+                pk,
+                sk,
+                "SET #kind = :kind, #at = :at, updated_at = :now, expires_at = :expires",
+                condition="attribute_not_exists(#at) OR #at <= :at",
+                names={"#at": "at", "#kind": "kind"},
+                values={":kind": status.kind, ":at": float(status.at), ":now": now, ":expires": expires},
+                return_values="NONE",
             )
         except ConditionNotMet:
-            return False
-        return True
+            latest = False
+        if status.kind == "joined":
+            # Kept apart from the latest kind: a "left" after it must not make a customer who chatted look
+            # like one who declined, and a "joined" delivered after its "left" still counts.
+            self._table.update(
+                pk,
+                sk,
+                "SET joined_at = if_not_exists(joined_at, :at),"
+                " expires_at = if_not_exists(expires_at, :expires)",
+                values={":at": float(status.at), ":expires": expires},
+                return_values="NONE",
+            )
+        return latest
 
     def status_seen(self, conversation_id: str, participant_id: str) -> StatusSeen | None:
         item = self._table.get(f"chat#{conversation_id}", f"status#{participant_id}")
         if item is None:
             return None
+        if "kind" not in item:
+            return None  # only a late "joined"'s mark: no latest status written yet
+        joined_at = item.get("joined_at")
         return StatusSeen(
             conversation_id=conversation_id,
             participant_id=participant_id,
             kind=str(item["kind"]),
             at=float(item["at"]),
+            joined_at=None if joined_at is None else float(joined_at),
         )
 
     # --- initiate in flight (an ambiguous POST is resolved by reading back, never by re-POSTing) -------

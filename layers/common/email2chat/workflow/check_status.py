@@ -38,7 +38,11 @@ _VERDICT = {
     ChatStatus.WAITING: UNANSWERED,
 }
 # The customer's status events (``status_events``) as the chat status they report.
-_EVENT_STATUS = {"joined": ChatStatus.CONNECTED, "left": ChatStatus.CLOSED}
+_EVENT_STATUS = {
+    "joined": ChatStatus.CONNECTED,
+    "joined, then left": ChatStatus.CONNECTED,
+    "left": ChatStatus.CLOSED,
+}
 
 
 def check_status(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -82,6 +86,8 @@ def verdict_from_status_event(
     seen = runtime.sessions.status_seen(conversation_id, participant_id)
     answer = event.get("answer")
     kind = seen.kind if seen is not None else answer.get("event") if isinstance(answer, Mapping) else None
+    if kind == "left" and seen is not None and seen.joined_at is not None:
+        kind = "joined, then left"  # the customer chatted: not a decline
     chat_status = _EVENT_STATUS.get(str(kind))
     if chat_status is None:
         raise unreadable
