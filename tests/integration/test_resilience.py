@@ -83,7 +83,11 @@ def test_a_genesys_read_outage_after_the_push_leaves_the_verdict_to_the_customer
         email_line("reads-joins", n=0, customer_action="accept", answer_after_s=250),
         email_line("reads-declines", n=1, customer_action="decline", answer_after_s=250),
     ]
-    result, _ = pipeline_runner(lines, outages=(Outage("get_conversation", 150, 5000),))
+    # time scale 0.02: the upgrade must reach Notify before the outage starts at 150 simulated s, which at
+    # 0.01 left 1.5 real seconds on a shared machine (a slow minute once made it defer)
+    result, _ = pipeline_runner(
+        lines, outages=(Outage("get_conversation", 150, 5000),), time_scale=0.02, timeout_s=180.0
+    )
 
     assert result["missing"] == []
     assert result["genesys"]["errors"] > 0  # the outage happened
