@@ -128,6 +128,8 @@ def process_record(record: Mapping[str, Any], runtime: Runtime) -> str:
         return reject(record, runtime, str(exc))
     try:
         if isinstance(message, DirectEmail):
+            if _already_taken(message.email_id, runtime):
+                return DUPLICATE
             return intake_email(_from_direct(message, runtime), runtime)
         if isinstance(message, GenesysEmailEvent):
             # Its email id is its conversation id: a redelivery is known before Genesys is read (which
@@ -191,10 +193,9 @@ def _already_taken(email_id: str, runtime: Runtime) -> bool:
 
 
 def intake_email(email: InboundEmail, runtime: Runtime) -> str:
+    """Classify a new email (``process_record`` has ruled out a duplicate) and start or schedule it."""
     now = runtime.clock.now()
     observability.correlate(email_id=email.email_id, conversation_id=email.conversation_id, execution=None)
-    if _already_taken(email.email_id, runtime):
-        return DUPLICATE
     verdict = classify(
         runtime,
         subject=email.subject,
@@ -331,8 +332,9 @@ def _cooldown_skipped(case: UpgradeCase, runtime: Runtime) -> str:
     now = runtime.clock.now()
     settings = runtime.settings
     claim = runtime.cooldown.current_claim(case.customer_key)
+    holder_prompted = claim is not None and claim.prompting_at is not None
     within_window = now - case.decided_at + settings.defer_delay_s <= settings.defer_retry_window_s
-    if within_window and (claim is None or claim.prompting_at is None):
+    if within_window and not holder_prompted:
         due_at = now + settings.defer_delay_s
         runtime.outcomes.record(
             OutcomeRecord(
@@ -359,7 +361,7 @@ def _cooldown_skipped(case: UpgradeCase, runtime: Runtime) -> str:
             email_id=case.email_id,
             outcome=Outcome.COOLDOWN_SKIPPED,
             reason=skip_reason(runtime.settings.cooldown_hours)
-            if claim is None or claim.prompting_at is not None
+            if holder_prompted or claim is None
             else "another email's upgrade held the customer's cooldown claim without prompting them for "
             f"the whole {settings.defer_retry_window_s:g} s retry window",
             conversation_id=case.conversation_id,
@@ -422,8 +424,6 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
     body_text = unwrap_retry(body).body if isinstance(body, str) and body else "<empty>"
     message_id = str(record.get("messageId", "unknown"))
     ids = ids_hint(body_text)
-    own = _ends_the_email(ids, runtime, readable=_parses(body_text))
-    email_id = ids.email_id if own and ids.email_id else f"sqs-{message_id}"
     if ids.late_email and ids.email_id and late_email_queued(ids.email_id, runtime):
         # A late customer email that keeps failing: the DLQ keeps it (first: if that fails, SQS redelivers
         # the message), then the email's own record says it was given up.
@@ -431,6 +431,8 @@ def reject(record: Mapping[str, Any], runtime: Runtime, reason: str) -> str:
         record_late_email_given_up(ids.email_id, reason, runtime)
         logger.warning("late customer email rejected to the DLQ", extra={"sqs_id": message_id})
         return INVALID
+    own = _ends_the_email(ids, runtime, readable=_parses(body_text))
+    email_id = ids.email_id if own and ids.email_id else f"sqs-{message_id}"
     reason = dead_letter(runtime, body_text, reason, email_id=email_id, source_message_id=message_id)
     now = runtime.clock.now()
     runtime.outcomes.record(
