@@ -8,6 +8,8 @@ Same data, same bytes.
 Recipe:
 1. In every training query, bank and card-network names are replaced by others drawn at random
    (``brands``): the name a customer banks with is no evidence of an intent.
+   In the intents with a class of their own, a time phrase an intent's template overused ("why was my card
+   declined yesterday") is removed from most of its queries (``time_phrases``): when is no evidence of what.
 2. Training queries are split (by a hash of the text) into ``calibration_folds`` folds (5).
 3. Each query is used bare and wrapped in a synthetic email (``wrappers.TRAIN``), normalised exactly as at
    runtime, so the model learns what the normaliser leaves behind.
@@ -46,6 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from training.brands import with_brand_names_shuffled
 from training.data import IntentData, Query, load_intent_data
+from training.time_phrases import DEFAULT_CAP, with_overused_time_phrases_thinned
 from training.wrappers import TRAIN, EmailParts, WrapperFamily, wrap_query
 
 DATA_SNAPSHOT_DATE = (
@@ -85,6 +88,7 @@ class TrainConfig:
     calibration_folds: int = DEFAULT_CALIBRATION_FOLDS  # step 5 of the recipe
     competing_intents: int = DEFAULT_COMPETING_INTENTS  # non-urgent intents that get a class of their own
     urgent_weight: float = DEFAULT_URGENT_WEIGHT  # of an Urgent example in the fit
+    time_phrase_cap: float = DEFAULT_CAP  # x a time phrase's overall rate an own-class intent keeps; 0: off
 
 
 @dataclass(frozen=True)
@@ -273,7 +277,12 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     competing = competing_intents(train_queries, featuriser, config.competing_intents)
     shuffled = with_brand_names_shuffled(train_queries, config.seed)  # step 1 of the recipe
     brand_names_shuffled = sum(new is not old for new, old in zip(shuffled, train_queries, strict=True))
-    train_queries = shuffled
+    own_class_intents = {(q.source, q.intent) for q in shuffled if q.urgent} | competing
+    thinned = with_overused_time_phrases_thinned(
+        shuffled, own_class_intents, config.seed, cap=config.time_phrase_cap
+    )
+    time_phrases_thinned = sum(new is not old for new, old in zip(thinned, shuffled, strict=True))
+    train_queries = thinned
 
     folds = [_calibration_fold(q.text, config.calibration_folds) for q in train_queries]
     log_odds: list[float] = []
@@ -299,6 +308,7 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
         "final_fit_examples": final.examples,
         "final_fit_queries": len(train_queries),
         "queries_with_brand_names_shuffled": brand_names_shuffled,
+        "queries_with_time_phrases_thinned": time_phrases_thinned,
         "classes": list(final.classes),
         "solver_iterations": final.iterations,
         "fit_seconds_not_reproducible": round(fit_seconds, 1),
@@ -330,7 +340,8 @@ def train(
     card: dict[str, object] = {
         "model": (
             "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
-            "per source, on hashed word/char n-grams, bank names shuffled, Urgent examples weighted; "
+            "per source, on hashed word/char n-grams, bank names shuffled, overused time phrases thinned, "
+            "Urgent examples weighted; "
             "sentence-pooled; "
             f"Platt-calibrated out of fold ({config.calibration_folds} folds), fitted on all training "
             "queries; int8 weights"
@@ -359,6 +370,7 @@ def train(
             "competing_intents": config.competing_intents,
             "calibration_folds": config.calibration_folds,
             "urgent_weight": config.urgent_weight,
+            "time_phrase_cap": config.time_phrase_cap,
         },
         "training": facts,
         "validation_metrics": metrics,

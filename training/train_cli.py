@@ -10,6 +10,7 @@ from training.data import default_data_dir
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from training.time_phrases import DEFAULT_CAP
     from training.train import (
         DEFAULT_BITS,
         DEFAULT_C,
@@ -53,6 +54,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_URGENT_WEIGHT,
         help="how many times an example of an Urgent intent counts in the fit",
     )
+    parser.add_argument(
+        "--time-phrase-cap",
+        type=float,
+        default=DEFAULT_CAP,
+        help="times a time phrase's overall rate that an own-class intent keeps (0: no thinning)",
+    )
     parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
 
@@ -71,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         subset_per_class=args.subset_per_class,
         competing_intents=args.competing_intents,
         urgent_weight=args.urgent_weight,
+        time_phrase_cap=args.time_phrase_cap,
     )
     try:
         result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)
