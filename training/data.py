@@ -3,11 +3,16 @@
 BANKING77 ships only its training split here, so a validation split is carved out of it deterministically
 (by a hash of the text within each intent, so the split never depends on file order or a random state).
 CLINC150 has its own train / val splits, plus out-of-scope queries (never urgent).
+
+Beside them, ``training/stories/``: 2,000 customer messages written for this project that tell a problem the
+way an email does (through its details, with context around the ask), each labelled with a BANKING77 or
+CLINC150 intent; training only, never validation (``load_stories``).
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import zlib
@@ -49,6 +54,10 @@ class IntentData:
     train: tuple[Query, ...]
     validation: tuple[Query, ...]
     file_sha256: dict[str, str]
+    stories: tuple[Query, ...] = ()  # ``training/stories``: training only
+
+
+STORIES_PATH = Path(__file__).resolve().parent / "stories" / "stories.jsonl.gz"
 
 
 def repo_root() -> Path:
@@ -92,12 +101,32 @@ def load_intent_data(data_dir: Path | None = None) -> IntentData:
         for text, intent in clinc[split]:
             target.append(Query(text.strip(), intent, "clinc150", intent in URGENT_INTENTS["clinc150"]))
 
-    # Sorted so that training never depends on file order (determinism of the artifact).
-    def key(q: Query) -> tuple[str, str, str]:
-        return (q.source, q.intent, q.text)
-
+    stories = load_stories({(q.source, q.intent) for q in train})
     return IntentData(
-        train=tuple(sorted(train, key=key)),
-        validation=tuple(sorted(validation, key=key)),
-        file_sha256={name: _sha256(directory / name) for name in DATA_FILES},
+        train=tuple(sorted(train, key=query_order)),
+        validation=tuple(sorted(validation, key=query_order)),
+        file_sha256={
+            **{name: _sha256(directory / name) for name in DATA_FILES},
+            f"training/stories/{STORIES_PATH.name}": _sha256(STORIES_PATH),
+        },
+        stories=stories,
     )
+
+
+def query_order(q: Query) -> tuple[str, str, str]:
+    """Queries are sorted so that training never depends on file order (determinism of the artifact)."""
+    return (q.source, q.intent, q.text)
+
+
+def load_stories(known_intents: set[tuple[str, str]], path: Path = STORIES_PATH) -> tuple[Query, ...]:
+    """The written customer messages (``{"source", "intent", "text"}`` per line), labelled Urgent by the same
+    table as the data sets; an intent that is not one of ``known_intents`` is an error naming it."""
+    stories: list[Query] = []
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            row = json.loads(line)
+            source, intent, text = row["source"], row["intent"], row["text"].strip()
+            if (source, intent) not in known_intents:
+                raise ValueError(f"{path.name} line {number}: unknown intent {source}/{intent}")
+            stories.append(Query(text, intent, source, intent in URGENT_INTENTS[source]))
+    return tuple(sorted(stories, key=query_order))

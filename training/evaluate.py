@@ -71,9 +71,30 @@ def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str]
     return sets
 
 
+WRITTEN_DIR = Path(__file__).resolve().parent / "written"
+# the hand-written emails: training/written/README.md ("dev" steered session 12's choices, "blind" did not)
+WRITTEN_SETS = ("dev", "blind")
+
+
+def written_sets(directory: Path = WRITTEN_DIR) -> dict[str, tuple[list[str], list[bool]]]:
+    """``{"written/dev": (model texts, labels), "written/blind": ...}``: customer emails written by hand
+    around the intent table, not around the data sets' queries, normalised as in production."""
+    from training.train import model_text_of
+
+    sets: dict[str, tuple[list[str], list[bool]]] = {}
+    for name in WRITTEN_SETS:
+        with gzip.open(directory / f"{name}.jsonl.gz", "rt", encoding="utf-8") as lines:
+            emails = [json.loads(line) for line in lines]
+        sets[f"written/{name}"] = (
+            [model_text_of(EmailParts(e["subject"], e["body"], "")) for e in emails],
+            [bool(e["urgent"]) for e in emails],
+        )
+    return sets
+
+
 def validation_sets(data: IntentData, seed: int) -> dict[str, tuple[list[str], list[bool]]]:
     """``{"queries/<source>": (texts, labels), "emails/<source>": ...}``; emails as normalised model texts;
-    then the frozen realistic emails (``realistic_sets``)."""
+    then the frozen realistic emails (``realistic_sets``) and the hand-written ones (``written_sets``)."""
     from training.train import model_text_of, synthetic_emails
 
     sets: dict[str, tuple[list[str], list[bool]]] = {}
@@ -83,7 +104,7 @@ def validation_sets(data: IntentData, seed: int) -> dict[str, tuple[list[str], l
     for source, queries in by_source.items():
         emails = synthetic_emails(queries, EVAL, seed + 1000)
         sets[f"emails/{source}"] = ([model_text_of(e) for _, e in emails], [q.urgent for q, _ in emails])
-    return {**sets, **realistic_sets()}
+    return {**sets, **realistic_sets(), **written_sets()}
 
 
 def evaluate_scorer(

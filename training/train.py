@@ -6,6 +6,8 @@ date comes from ``SOURCE_DATE_EPOCH`` (or the data snapshot date), never the wal
 Same data, same bytes.
 
 Recipe:
+0. The training queries are the data sets' and the written stories (``training/stories``: messages that tell
+   a problem through its details, as emails do), unless ``stories`` is off.
 1. In every training query, bank and card-network names are replaced by others drawn at random
    (``brands``): the name a customer banks with is no evidence of an intent.
    In the intents with a class of their own, a time phrase an intent's template overused ("why was my card
@@ -47,7 +49,7 @@ from email2chat.classifier.normalise import normalise_email
 from threadpoolctl import threadpool_limits
 
 from training.brands import with_brand_names_shuffled
-from training.data import IntentData, Query, load_intent_data
+from training.data import IntentData, Query, load_intent_data, query_order
 from training.time_phrases import DEFAULT_CAP, with_overused_time_phrases_thinned
 from training.wrappers import TRAIN, EmailParts, WrapperFamily, wrap_query
 
@@ -89,6 +91,7 @@ class TrainConfig:
     competing_intents: int = DEFAULT_COMPETING_INTENTS  # non-urgent intents that get a class of their own
     urgent_weight: float = DEFAULT_URGENT_WEIGHT  # of an Urgent example in the fit
     time_phrase_cap: float = DEFAULT_CAP  # x a time phrase's overall rate an own-class intent keeps; 0: off
+    stories: bool = True  # train on ``training/stories`` too (step 0 of the recipe)
 
 
 @dataclass(frozen=True)
@@ -271,7 +274,10 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
 
     if config.calibration_folds < 2:
         raise ValueError("calibration_folds must be at least 2")
-    train_queries = _subset(data.train, config.subset_per_class)
+    queries = sorted([*data.train, *data.stories], key=query_order) if config.stories else data.train
+    train_queries = _subset(queries, config.subset_per_class)
+    stories = set(data.stories) if config.stories else set()
+    stories_in_training = sum(1 for q in train_queries if q in stories)
     urgent_intents = {class_of(q) for q in train_queries if q.urgent}
     featuriser = HashedFeaturiser(config.bits, config.length_power)
     competing = competing_intents(train_queries, featuriser, config.competing_intents)
@@ -307,6 +313,7 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
         "calibration_folds": config.calibration_folds,
         "final_fit_examples": final.examples,
         "final_fit_queries": len(train_queries),
+        "stories_in_training": stories_in_training,
         "queries_with_brand_names_shuffled": brand_names_shuffled,
         "queries_with_time_phrases_thinned": time_phrases_thinned,
         "classes": list(final.classes),
@@ -340,7 +347,8 @@ def train(
     card: dict[str, object] = {
         "model": (
             "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
-            "per source, on hashed word/char n-grams, bank names shuffled, overused time phrases thinned, "
+            "per source, on hashed word/char n-grams, trained on the data sets' queries and written stories, "
+            "bank names shuffled, overused time phrases thinned, "
             "Urgent examples weighted; "
             "sentence-pooled; "
             f"Platt-calibrated out of fold ({config.calibration_folds} folds), fitted on all training "
@@ -371,6 +379,7 @@ def train(
             "calibration_folds": config.calibration_folds,
             "urgent_weight": config.urgent_weight,
             "time_phrase_cap": config.time_phrase_cap,
+            "stories": config.stories,
         },
         "training": facts,
         "validation_metrics": metrics,

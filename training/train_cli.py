@@ -60,6 +60,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_CAP,
         help="times a time phrase's overall rate that an own-class intent keeps (0: no thinning)",
     )
+    parser.add_argument(
+        "--no-stories", action="store_true", help="train on the data sets only, not on training/stories"
+    )
     parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
 
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         competing_intents=args.competing_intents,
         urgent_weight=args.urgent_weight,
         time_phrase_cap=args.time_phrase_cap,
+        stories=not args.no_stories,
     )
     try:
         result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)

@@ -863,6 +863,26 @@ def test_a_list_of_personal_details_is_not_the_message(details: str) -> None:
     assert newest_message(f"Hi,\n\n{details}\n\n{NEWEST}.\n\nBest,\nJane") == f"{NEWEST}."
 
 
+@pytest.mark.parametrize(
+    "rows",
+    [
+        "07/02 CONTACTLESS COSTA COFFEE LEEDS £3.95\n12/03 CARD PAYMENT TESCO STORES 3345 £23.50",
+        "03 MAR DD BRITISH GAS ENERGY £86.00",
+        "14/02/2025 FASTER PAYMENT RECEIVED J SMITH RENT £650.00",
+        "Mar 19 AMZN MKTP US*2K4 $17.99",
+    ],
+)
+def test_rows_pasted_from_a_statement_are_not_the_message(rows: str) -> None:
+    assert newest_message(f"Hi,\n\n{NEWEST}.\n\n{rows}\n\nThanks,\nJane") == f"{NEWEST}."
+
+
+def test_a_customer_sentence_that_starts_with_a_date_and_the_ask_above_a_row_are_kept() -> None:
+    sentence = "12/03 I was charged £23.50 twice at Tesco"
+    assert newest_message(sentence) == sentence
+    body = "I don't recognise this one:\n19/03 CARD PAYMENT SAINSBURYS S/MKT £41.62\nIt wasn't me."
+    assert newest_message(body) == "I don't recognise this one:\nIt wasn't me."
+
+
 def test_a_detail_label_with_an_ask_for_its_value_is_kept() -> None:
     body = "Account: someone has taken money from it and I want it blocked now\nName: as on the card\n\nJane"
     assert "someone has taken money" in newest_message(body)

@@ -172,3 +172,52 @@ def test_fewer_than_two_calibration_folds_is_a_clear_error(tmp_path: Path) -> No
     one_fold = TrainConfig(seed=0, bits=12, max_iter=25, subset_per_class=3, calibration_folds=1)
     with pytest.raises(ValueError, match="calibration_folds must be at least 2"):
         train(out_dir=tmp_path, config=one_fold, evaluate_validation=False)
+
+
+def test_the_written_stories_are_labelled_by_the_intent_table_and_never_validation() -> None:
+    from training.data import URGENT_INTENTS
+
+    data = load_intent_data()
+    assert len(data.stories) == 2000
+    assert sum(q.urgent for q in data.stories) == 560
+    assert all(q.urgent == (q.intent in URGENT_INTENTS[q.source]) for q in data.stories)
+    assert not {q.text for q in data.stories} & {q.text for q in data.validation}
+    assert not set(data.stories) & set(data.train)
+
+
+def test_a_story_with_an_unknown_intent_is_a_clear_error(tmp_path: Path) -> None:
+    import gzip
+
+    from training.data import load_stories
+
+    path = tmp_path / "stories.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write(json.dumps({"source": "banking77", "intent": "card_arrival", "text": "where is it"}) + "\n")
+        out.write(json.dumps({"source": "banking77", "intent": "no_such_intent", "text": "hm"}) + "\n")
+    with pytest.raises(ValueError, match="line 2: unknown intent banking77/no_such_intent"):
+        load_stories({("banking77", "card_arrival")}, path)
+
+
+def test_stories_join_training_unless_switched_off(tmp_path: Path) -> None:
+    with_stories = train(out_dir=tmp_path / "a", config=SMALL, evaluate_validation=False).card
+    without = TrainConfig(
+        seed=0,
+        bits=SMALL.bits,
+        max_iter=SMALL.max_iter,
+        subset_per_class=SMALL.subset_per_class,
+        stories=False,
+    )
+    card = train(out_dir=tmp_path / "b", config=without, evaluate_validation=False).card
+    assert with_stories["training"]["stories_in_training"] > 0  # type: ignore[index]
+    assert card["training"]["stories_in_training"] == 0  # type: ignore[index]
+    assert card["config"]["stories"] is False  # type: ignore[index]
+
+
+def test_the_hand_written_emails_are_150_urgent_and_150_not_each() -> None:
+    from training.evaluate import written_sets
+
+    sets = written_sets()
+    assert sorted(sets) == ["written/blind", "written/dev"]
+    for texts, labels in sets.values():
+        assert (len(texts), sum(labels)) == (300, 150)
+        assert all(text.strip() for text in texts)  # every email keeps a message

@@ -715,6 +715,15 @@ _BARE_DETAIL_LINE_RE = re.compile(
     r"[£$€]?\d[\d ,.*x-]{0,24}$",
     re.I,
 )
+# A row pasted from a statement or the app: a date, then the bank's descriptor in capitals and an amount
+# ("07/02 CONTACTLESS COSTA COFFEE LEEDS £3.95", "03 MAR DD BRITISH GAS ENERGY £86.00"). The date and the
+# amount are matched apart (no backtracking); a line with a lower-case letter after the date is the
+# customer's own sentence ("12/03 I was charged twice at Tesco") and stays.
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?"
+_STATEMENT_DATE_RE = re.compile(
+    rf"(\d{{1,2}}[/.-]\d{{1,2}}([/.-]\d{{2,4}})?|\d{{1,2}} {_MONTH}|{_MONTH} \d{{1,2}})\s", re.I
+)
+_STATEMENT_AMOUNT_RE = re.compile(r"[£$€]\s?\d|\b\d+[.,]\d\d\b")
 _LETTER_REFERENCE_RE = re.compile(r"^(re|ref|reference|your ref(erence)?|our ref(erence)?)\s*:", re.I)
 _MAX_HEADING_LINES = 24  # a letter's sender and recipient addresses, date and references, with blank lines
 
@@ -1389,9 +1398,18 @@ def _is_detail_line(line: str) -> bool:
     )
 
 
+def _is_statement_row(line: str) -> bool:
+    date = _STATEMENT_DATE_RE.match(line)
+    if date is None:
+        return False
+    rest = line[date.end() :]
+    return _STATEMENT_AMOUNT_RE.search(rest) is not None and not any(c.islower() for c in rest)
+
+
 def _drop_detail_lines(lines: list[str]) -> list[str]:
-    """Without personal-detail lines and the short line that introduces them ("My details:"): they say who
-    the customer is, not what is wrong, and their words dilute the ask."""
+    """Without personal-detail lines and the short line that introduces them ("My details:"), and without rows
+    pasted from a statement: they say who the customer is or what the account shows, not what is wrong, and
+    their words dilute the ask."""
     details = (
         {i for i, line in enumerate(lines) if ":" in line and _is_detail_line(line)}
         if ":" in "".join(lines)  # one C-level scan: most messages have no colon at all
@@ -1400,7 +1418,9 @@ def _drop_detail_lines(lines: list[str]) -> list[str]:
     details.update(
         i for i, line in enumerate(lines) if line and line[-1].isdigit() and _BARE_DETAIL_LINE_RE.match(line)
     )
-    if not details:
+    # a statement row's introducing line stays: it may be the ask ("I don't recognise this one:")
+    rows = {i for i, line in enumerate(lines) if line[:1].isalnum() and _is_statement_row(line)}
+    if not details and not rows:
         return lines
     for index in sorted(details):
         above = index - 1
@@ -1408,7 +1428,7 @@ def _drop_detail_lines(lines: list[str]) -> list[str]:
             above -= 1
         if above >= 0 and above not in details and lines[above].endswith(":") and len(lines[above]) <= 40:
             details.add(above)
-    return [line for i, line in enumerate(lines) if i not in details]
+    return [line for i, line in enumerate(lines) if i not in details and i not in rows]
 
 
 def _message_lines(lines: list[str]) -> list[str]:
