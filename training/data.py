@@ -124,8 +124,13 @@ def load_stories(known_intents: set[tuple[str, str]], path: Path = STORIES_PATH)
     stories: list[Query] = []
     with gzip.open(path, "rt", encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
-            row = json.loads(line)
-            source, intent, text = row["source"], row["intent"], row["text"].strip()
+            try:
+                row = json.loads(line)
+                source, intent, text = str(row["source"]), str(row["intent"]), str(row["text"]).strip()
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(
+                    f"{path.name} line {number}: not a {{source, intent, text}} object ({exc!r})"
+                ) from exc
             if (source, intent) not in known_intents:
                 raise ValueError(f"{path.name} line {number}: unknown intent {source}/{intent}")
             stories.append(Query(text, intent, source, intent in URGENT_INTENTS[source]))

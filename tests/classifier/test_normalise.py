@@ -876,6 +876,21 @@ def test_rows_pasted_from_a_statement_are_not_the_message(rows: str) -> None:
     assert newest_message(f"Hi,\n\n{NEWEST}.\n\n{rows}\n\nThanks,\nJane") == f"{NEWEST}."
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "12/03 SOMEONE TOOK £500 FROM MY ACCOUNT PLEASE HELP",
+        "MAY 5 STOLEN CARD, £300 GONE",
+        "1-2 HOURS AGO I LOST £200 - CARD STOLEN",
+        "12/03 SOMEONE TOOK MY £500.00",
+        "3 maybe £5.00 went missing",
+        "12/03 我的卡被盗了 £500.00",
+    ],
+)
+def test_a_customer_line_in_capitals_or_without_case_is_not_a_statement_row(line: str) -> None:
+    assert newest_message(f"Hi,\n\n{line}\n\nJane").startswith(line)
+
+
 def test_a_customer_sentence_that_starts_with_a_date_and_the_ask_above_a_row_are_kept() -> None:
     sentence = "12/03 I was charged £23.50 twice at Tesco"
     assert newest_message(sentence) == sentence

@@ -196,6 +196,10 @@ def test_a_story_with_an_unknown_intent_is_a_clear_error(tmp_path: Path) -> None
         out.write(json.dumps({"source": "banking77", "intent": "no_such_intent", "text": "hm"}) + "\n")
     with pytest.raises(ValueError, match="line 2: unknown intent banking77/no_such_intent"):
         load_stories({("banking77", "card_arrival")}, path)
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write(json.dumps({"source": "banking77", "intent": "card_arrival"}) + "\n")
+    with pytest.raises(ValueError, match=r"line 1: not a \{source, intent, text\} object"):
+        load_stories({("banking77", "card_arrival")}, path)
 
 
 def test_stories_join_training_unless_switched_off(tmp_path: Path) -> None:

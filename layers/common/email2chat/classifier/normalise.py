@@ -715,15 +715,22 @@ _BARE_DETAIL_LINE_RE = re.compile(
     r"[£$€]?\d[\d ,.*x-]{0,24}$",
     re.I,
 )
-# A row pasted from a statement or the app: a date, then the bank's descriptor in capitals and an amount
-# ("07/02 CONTACTLESS COSTA COFFEE LEEDS £3.95", "03 MAR DD BRITISH GAS ENERGY £86.00"). The date and the
-# amount are matched apart (no backtracking); a line with a lower-case letter after the date is the
-# customer's own sentence ("12/03 I was charged twice at Tesco") and stays.
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?"
-_STATEMENT_DATE_RE = re.compile(
-    rf"(\d{{1,2}}[/.-]\d{{1,2}}([/.-]\d{{2,4}})?|\d{{1,2}} {_MONTH}|{_MONTH} \d{{1,2}})\s", re.I
+# A row pasted from a statement or the app: a date, the bank's descriptor in capitals, and an amount in pence
+# or cents at the end ("07/02 CONTACTLESS COSTA COFFEE LEEDS £3.95", "03 MAR DD BRITISH GAS ENERGY £86.00").
+# The date and the amount are matched apart (no backtracking). A customer's own line stays: a lower-case
+# letter after the date ("12/03 I was charged twice at Tesco"), no capital at all (a script without case),
+# or a sentence word among the capitals ("12/03 SOMEONE TOOK MY £500.00").
+_MONTH = (
+    r"(jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|"
+    r"oct|october|nov|november|dec|december)\.?"
 )
-_STATEMENT_AMOUNT_RE = re.compile(r"[£$€]\s?\d|\b\d+[.,]\d\d\b")
+_STATEMENT_DATE_RE = re.compile(
+    rf"(\d{{1,2}}[/.]\d{{1,2}}([/.]\d{{2,4}})?|\d{{1,2}} {_MONTH}|{_MONTH} \d{{1,2}})\s", re.I
+)
+_STATEMENT_AMOUNT_END_RE = re.compile(r"\d[.,]\d\d( ?(cr|dr|gbp|usd|eur))?$", re.I)
+_SENTENCE_WORD_RE = re.compile(
+    r"\b(I|ME|MY|WE|OUR|PLEASE|HELP|NOT|DID|DIDN'T|WAS|HAS|HAVE|TOOK|STOLEN|LOST)\b"
+)
 _LETTER_REFERENCE_RE = re.compile(r"^(re|ref|reference|your ref(erence)?|our ref(erence)?)\s*:", re.I)
 _MAX_HEADING_LINES = 24  # a letter's sender and recipient addresses, date and references, with blank lines
 
@@ -1400,10 +1407,14 @@ def _is_detail_line(line: str) -> bool:
 
 def _is_statement_row(line: str) -> bool:
     date = _STATEMENT_DATE_RE.match(line)
-    if date is None:
+    if date is None or _STATEMENT_AMOUNT_END_RE.search(line) is None:
         return False
     rest = line[date.end() :]
-    return _STATEMENT_AMOUNT_RE.search(rest) is not None and not any(c.islower() for c in rest)
+    return (
+        not any(c.islower() for c in rest)
+        and any(c.isupper() for c in rest)
+        and _SENTENCE_WORD_RE.search(rest) is None
+    )
 
 
 def _drop_detail_lines(lines: list[str]) -> list[str]:
@@ -1420,6 +1431,8 @@ def _drop_detail_lines(lines: list[str]) -> list[str]:
     )
     # a statement row's introducing line stays: it may be the ask ("I don't recognise this one:")
     rows = {i for i, line in enumerate(lines) if line[:1].isalnum() and _is_statement_row(line)}
+    if rows and all(i in rows for i, line in enumerate(lines) if line):
+        rows = set()  # nothing but rows: they are all the message has
     if not details and not rows:
         return lines
     for index in sorted(details):
