@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from email2chat.classifier.model import UrgencyModel
 
@@ -53,6 +54,12 @@ REALISTIC_DIR = Path(__file__).resolve().parent / "realistic"
 REALISTIC_SETS = ("shapes", "threads", "mixed", "wild", "fresh", "late", "messy", "mainstream", "voices")
 
 
+def _emails_in(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a gzipped JSON-lines file (the frozen realistic and hand-written sets)."""
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
 def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str], list[bool]]]:
     """The frozen realistic emails (nine independent generators, one email per validation query each):
     ``{"shapes/<source>": (model texts, labels), ...}``, normalised as in production."""
@@ -60,8 +67,7 @@ def realistic_sets(directory: Path = REALISTIC_DIR) -> dict[str, tuple[list[str]
 
     sets: dict[str, tuple[list[str], list[bool]]] = {}
     for name in REALISTIC_SETS:
-        with gzip.open(directory / f"{name}.jsonl.gz", "rt", encoding="utf-8") as lines:
-            emails = [json.loads(line) for line in lines]
+        emails = _emails_in(directory / f"{name}.jsonl.gz")
         for source in SOURCES:
             chosen = [e for e in emails if e["source"] == source]
             sets[f"{name}/{source}"] = (
@@ -83,8 +89,7 @@ def written_sets(directory: Path = WRITTEN_DIR) -> dict[str, tuple[list[str], li
 
     sets: dict[str, tuple[list[str], list[bool]]] = {}
     for name in WRITTEN_SETS:
-        with gzip.open(directory / f"{name}.jsonl.gz", "rt", encoding="utf-8") as lines:
-            emails = [json.loads(line) for line in lines]
+        emails = _emails_in(directory / f"{name}.jsonl.gz")
         sets[f"written/{name}"] = (
             [model_text_of(EmailParts(e["subject"], e["body"], "")) for e in emails],
             [bool(e["urgent"]) for e in emails],

@@ -14,6 +14,11 @@ DECLINED = ("clinc150", "card_declined")
 BALANCE = ("clinc150", "balance")
 
 
+@pytest.fixture(scope="module")
+def classifier() -> UrgencyClassifier:
+    return UrgencyClassifier.load()
+
+
 def _queries() -> list[Query]:
     """20 of 30 card_declined queries say "yesterday" (as CLINC150's template did); 300 balance queries, 3 of
     them with "yesterday": the word's overall rate is 23 / 330."""
@@ -96,13 +101,13 @@ def test_the_same_seed_thins_the_same_queries_and_another_seed_others() -> None:
         "My wallet was stolen yesterday with all my cards",  # 0.494
     ],
 )
-def test_the_shipped_model_reads_an_urgent_sentence_with_yesterday_as_urgent(text: str) -> None:
-    decision = UrgencyClassifier.load().decide("", text, "", queue_wait_minutes=0.0)
+def test_the_shipped_model_reads_an_urgent_sentence_with_yesterday_as_urgent(
+    classifier: UrgencyClassifier, text: str
+) -> None:
+    decision = classifier.decide("", text, "", queue_wait_minutes=0.0)
     assert decision.score > 0.85
 
 
-def test_the_shipped_model_still_reads_a_declined_card_as_not_urgent() -> None:
-    decision = UrgencyClassifier.load().decide(
-        "", "why was my card declined yesterday", "", queue_wait_minutes=0.0
-    )
+def test_the_shipped_model_still_reads_a_declined_card_as_not_urgent(classifier: UrgencyClassifier) -> None:
+    decision = classifier.decide("", "why was my card declined yesterday", "", queue_wait_minutes=0.0)
     assert decision.score < 0.5

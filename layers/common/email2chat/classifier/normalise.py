@@ -724,6 +724,10 @@ _MONTH = (
     r"(jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|"
     r"oct|october|nov|november|dec|december)\.?"
 )
+# every month word above starts with one of these: lines starting otherwise skip the regexes
+_MONTH_PREFIXES = frozenset(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+)
 _STATEMENT_DATE_RE = re.compile(
     rf"(\d{{1,2}}[/.]\d{{1,2}}([/.]\d{{2,4}})?|\d{{1,2}} {_MONTH}|{_MONTH} \d{{1,2}})\s", re.I
 )
@@ -1430,7 +1434,11 @@ def _drop_detail_lines(lines: list[str]) -> list[str]:
         i for i, line in enumerate(lines) if line and line[-1].isdigit() and _BARE_DETAIL_LINE_RE.match(line)
     )
     # a statement row's introducing line stays: it may be the ask ("I don't recognise this one:")
-    rows = {i for i, line in enumerate(lines) if line[:1].isalnum() and _is_statement_row(line)}
+    rows = {
+        i
+        for i, line in enumerate(lines)
+        if (line[:1].isdigit() or line[:3].lower() in _MONTH_PREFIXES) and _is_statement_row(line)
+    }
     if rows and all(i in rows for i, line in enumerate(lines) if line):
         rows = set()  # nothing but rows: they are all the message has
     if not details and not rows:
