@@ -527,6 +527,25 @@ def test_a_web_form_laid_out_as_an_html_table_keeps_its_message_field() -> None:
     assert normalise_email("Contact form", "", html).message == NEWEST
 
 
+def test_a_signature_table_without_sign_off_is_dropped_though_its_blank_lines_run_past_the_limit() -> None:
+    # one <div> per line beside a logo: each comes out with a blank line under it; only filled lines count
+    lines = (
+        "Jane Doe",
+        "Finance Assistant",
+        "Northwind Traders Ltd",
+        "T: +44 (0)20 7946 0958 | M: +44 7700 900461",
+        "Unit 4, Harbour Park, Bristol BS1 6XN, United Kingdom",
+        "Connect with me on LinkedIn",
+        "Our office hours are Mon-Fri 9:00-17:30.",
+    )
+    html = (
+        f'<div><p>{NEWEST}</p><table><tr><td><img src="logo.png" alt="Company logo"></td><td>'
+        + "".join(f"<div>{line}</div>" for line in lines)
+        + "</td></tr></table></div>"
+    )
+    assert normalise_email("Question", "", html).message == NEWEST
+
+
 def test_a_layout_table_without_a_message_cell_is_not_joined() -> None:
     html = f"<table><tr><td>Jane Doe</td><td>Head of Procurement</td></tr></table><p>{NEWEST}</p>"
     assert "Jane Doe: Head" not in html_to_text(html)
@@ -1014,10 +1033,18 @@ def test_a_bare_german_greeting_is_a_sign_off() -> None:
         "Thank you kindly,\nJo",
         "With best regards,\nJo",
         "Outlook für iOS beziehen<https://aka.ms/o0ukef>",
+        "My mobile is 07700 918 442.",
+        "The best number to reach me on is 07700 900 457.",
+        "my number is +44 7911 123456 if easier",
     ],
 )
 def test_closings_pointers_and_signature_lines_are_dropped(closing: str) -> None:
     assert newest_message(f"{NEWEST}.\n\n{closing}") == f"{NEWEST}."
+
+
+def test_a_number_that_is_part_of_the_problem_is_not_a_call_back_number() -> None:
+    text = "My phone number is 07700 900123 and since yesterday someone else gets my texts"
+    assert newest_message(f"{NEWEST}.\n\n{text}") == f"{NEWEST}.\n\n{text}"
 
 
 def test_a_listed_item_under_a_colon_is_not_a_dash_signed_name() -> None:

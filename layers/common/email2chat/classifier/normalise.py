@@ -818,10 +818,15 @@ def _drop_trailing_signature(lines: list[str], first_content: int) -> list[str]:
 def _signature_block_start(lines: list[str], first_content: int, bottom: int) -> int | None:
     """Where the signature block ending at ``bottom`` (exclusive) starts, sign-off included; ``None`` when
     the lines above ``bottom`` are not one (not set apart from a message line, or no signature lines)."""
-    above = bottom - 1  # walk up over signature lines and blank ones (HTML signatures are one <div> per line)
-    while above > first_content and bottom - above <= _MAX_SIGNATURE_LINES:
-        if lines[above] and not _is_signature_line(lines[above]):
-            break
+    # walk up over signature lines and blank ones (HTML signatures are one <div> or <p> per line); only the
+    # filled lines count toward the limit: a signature with a blank line under each line is one too
+    above = bottom - 1
+    signature_lines = 0
+    while above > first_content:
+        if lines[above]:
+            if signature_lines == _MAX_SIGNATURE_LINES or not _is_signature_line(lines[above]):
+                break
+            signature_lines += 1
         above -= 1
     start = above + 1
     while start < bottom and not lines[start]:
@@ -1083,6 +1088,13 @@ _COURTESIES: tuple[tuple[str, str], ...] = (
     (
         "i you feel",
         r"(i can be reached|you can reach me|feel free to (contact|call|reach) me)( [^.!?]{0,50})?",
+    ),
+    # a number to call back on, closing the message ("My mobile is 07700 918 442.")
+    (
+        "my the best mobile phone cell contact telephone tel number",
+        r"(my |the )?(best |daytime |direct )?(mobile|phone|cell|contact|telephone|tel|number)"
+        r"( (phone|number|no\.?))?( to (reach|call|contact|get) me( on)?)? ?(is|:) ?\+?\d[\d ().-]{5,18}\d"
+        r"( if (you need|easier|needed|that helps)[^.!?]{0,30})?",
     ),
 )
 _COURTESY_FIRST_WORDS = frozenset(word for words, _ in _COURTESIES for word in words.split())
