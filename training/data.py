@@ -4,9 +4,10 @@ BANKING77 ships only its training split here, so a validation split is carved ou
 (by a hash of the text within each intent, so the split never depends on file order or a random state).
 CLINC150 has its own train / val splits, plus out-of-scope queries (never urgent).
 
-Beside them, ``training/stories/``: 2,000 customer messages written for this project that tell a problem the
+Beside them, ``training/stories/``: 3,290 customer messages written for this project that tell a problem the
 way an email does (through its details, with context around the ask), each labelled with a BANKING77 or
-CLINC150 intent; training only, never validation (``load_stories``).
+CLINC150 intent; training only, never validation (``load_stories``). The sentences of the non-urgent CLINC150
+stories also join training alone (``story_sentences``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import csv
 import gzip
 import hashlib
 import json
+import re
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,3 +138,35 @@ def load_stories(known_intents: set[tuple[str, str]], path: Path = STORIES_PATH)
                 raise ValueError(f"{path.name} line {number}: unknown intent {source}/{intent}")
             stories.append(Query(text, intent, source, intent in URGENT_INTENTS[source]))
     return tuple(sorted(stories, key=query_order))
+
+
+# where a story's sentences part: after a full stop, question or exclamation mark, or at a line break
+_SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+STORY_SENTENCE_SOURCE = "clinc150"
+MIN_STORY_SENTENCE_WORDS = 3
+
+
+def story_sentences(stories: Sequence[Query], known_texts: Iterable[str] = ()) -> tuple[Query, ...]:
+    """Each sentence of a non-urgent CLINC150 story of two or more sentences, alone, with its story's intent.
+
+    At runtime the model also reads an email one sentence at a time (its most urgent sentence counts), so
+    a context sentence must be no evidence of urgency on its own either: "I use the app on my phone and the
+    website on my laptop" alone read as a lost phone. CLINC150's non-urgent intents are far from the Urgent
+    ones (travel, cooking, small talk, bills), so every sentence of such a story is non-urgent. BANKING77's
+    non-urgent stories are not split: a sentence of a near miss can be an urgent fact that only its story
+    made routine ("I was only given $20 after trying to withdraw $100"). Sentences of fewer than
+    ``MIN_STORY_SENTENCE_WORDS`` words and texts already in ``known_texts`` are left out.
+    """
+    seen = set(known_texts) | {story.text for story in stories}
+    sentences: list[Query] = []
+    for story in stories:
+        if story.urgent or story.source != STORY_SENTENCE_SOURCE:
+            continue
+        parts = [part.strip() for part in _SENTENCE_BREAK_RE.split(story.text) if part.strip()]
+        if len(parts) < 2:
+            continue
+        for part in parts:
+            if len(part.split()) >= MIN_STORY_SENTENCE_WORDS and part not in seen:
+                seen.add(part)
+                sentences.append(Query(part, story.intent, story.source, False))
+    return tuple(sorted(sentences, key=query_order))

@@ -7,7 +7,9 @@ Same data, same bytes.
 
 Recipe:
 0. The training queries are the data sets' and the written stories (``training/stories``: messages that tell
-   a problem through its details, as emails do), unless ``stories`` is off.
+   a problem through its details, as emails do), unless ``stories`` is off; with ``story_sentences``, also
+   each sentence of a non-urgent CLINC150 story alone (``data.story_sentences``): the runtime reads an
+   email's sentences one by one too.
 1. In every training query, bank and card-network names are replaced by others drawn at random
    (``brands``): the name a customer banks with is no evidence of an intent.
    In the intents with a class of their own, a time phrase an intent's template overused ("why was my card
@@ -49,7 +51,7 @@ from email2chat.classifier.normalise import normalise_email
 from threadpoolctl import threadpool_limits
 
 from training.brands import with_brand_names_shuffled
-from training.data import IntentData, Query, load_intent_data, query_order
+from training.data import IntentData, Query, load_intent_data, query_order, story_sentences
 from training.time_phrases import DEFAULT_CAP, with_overused_time_phrases_thinned
 from training.wrappers import TRAIN, EmailParts, WrapperFamily, wrap_query
 
@@ -92,6 +94,7 @@ class TrainConfig:
     urgent_weight: float = DEFAULT_URGENT_WEIGHT  # of an Urgent example in the fit
     time_phrase_cap: float = DEFAULT_CAP  # x a time phrase's overall rate an own-class intent keeps; 0: off
     stories: bool = True  # train on ``training/stories`` too (step 0 of the recipe)
+    story_sentences: bool = True  # and on the sentences of its non-urgent CLINC150 stories alone
 
 
 @dataclass(frozen=True)
@@ -274,10 +277,13 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
 
     if config.calibration_folds < 2:
         raise ValueError("calibration_folds must be at least 2")
-    queries = sorted([*data.train, *data.stories], key=query_order) if config.stories else data.train
+    stories = data.stories if config.stories else ()
+    sentences = story_sentences(stories, (q.text for q in data.train)) if config.story_sentences else ()
+    queries = sorted([*data.train, *stories, *sentences], key=query_order)
     train_queries = _subset(queries, config.subset_per_class)
-    stories = set(data.stories) if config.stories else set()
-    stories_in_training = sum(1 for q in train_queries if q in stories)
+    story_set, sentence_set = set(stories), set(sentences)
+    stories_in_training = sum(1 for q in train_queries if q in story_set)
+    story_sentences_in_training = sum(1 for q in train_queries if q in sentence_set)
     urgent_intents = {class_of(q) for q in train_queries if q.urgent}
     featuriser = HashedFeaturiser(config.bits, config.length_power)
     competing = competing_intents(train_queries, featuriser, config.competing_intents)
@@ -314,6 +320,7 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
         "final_fit_examples": final.examples,
         "final_fit_queries": len(train_queries),
         "stories_in_training": stories_in_training,
+        "story_sentences_in_training": story_sentences_in_training,
         "queries_with_brand_names_shuffled": brand_names_shuffled,
         "queries_with_time_phrases_thinned": time_phrases_thinned,
         "classes": list(final.classes),
@@ -347,7 +354,8 @@ def train(
     card: dict[str, object] = {
         "model": (
             "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
-            "per source, on hashed word/char n-grams, trained on the data sets' queries and written stories, "
+            "per source, on hashed word/char n-grams, trained on the data sets' queries, written stories "
+            "and the sentences of the non-urgent CLINC150 stories, "
             "bank names shuffled, overused time phrases thinned, "
             "Urgent examples weighted; "
             "sentence-pooled; "
@@ -380,6 +388,7 @@ def train(
             "urgent_weight": config.urgent_weight,
             "time_phrase_cap": config.time_phrase_cap,
             "stories": config.stories,
+            "story_sentences": config.story_sentences,
         },
         "training": facts,
         "validation_metrics": metrics,

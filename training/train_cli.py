@@ -63,6 +63,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-stories", action="store_true", help="train on the data sets only, not on training/stories"
     )
+    parser.add_argument(
+        "--no-story-sentences",
+        action="store_true",
+        help="do not train on the sentences of the non-urgent CLINC150 stories alone",
+    )
     parser.add_argument("--subset-per-class", type=int, default=None, help="train on a small subset (tests)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the validation metrics in the card")
 
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         urgent_weight=args.urgent_weight,
         time_phrase_cap=args.time_phrase_cap,
         stories=not args.no_stories,
+        story_sentences=not args.no_story_sentences,
     )
     try:
         result = train(args.data, args.out, config, evaluate_validation=not args.no_evaluate)

@@ -178,8 +178,8 @@ def test_the_written_stories_are_labelled_by_the_intent_table_and_never_validati
     from training.data import URGENT_INTENTS
 
     data = load_intent_data()
-    assert len(data.stories) == 2000
-    assert sum(q.urgent for q in data.stories) == 560
+    assert len(data.stories) == 3290
+    assert sum(q.urgent for q in data.stories) == 840
     assert all(q.urgent == (q.intent in URGENT_INTENTS[q.source]) for q in data.stories)
     assert not {q.text for q in data.stories} & {q.text for q in data.validation}
     assert not set(data.stories) & set(data.train)
@@ -215,6 +215,35 @@ def test_stories_join_training_unless_switched_off(tmp_path: Path) -> None:
     assert with_stories["training"]["stories_in_training"] > 0  # type: ignore[index]
     assert card["training"]["stories_in_training"] == 0  # type: ignore[index]
     assert card["config"]["stories"] is False  # type: ignore[index]
+    assert card["training"]["story_sentences_in_training"] == 0  # type: ignore[index]
+
+
+def test_a_non_urgent_clinc150_story_also_trains_sentence_by_sentence() -> None:
+    from training.data import Query, story_sentences
+
+    stories = [
+        Query(
+            "I use the app on my phone. How many ounces are in a cup?",
+            "measurement_conversion",
+            "clinc150",
+            False,
+        ),
+        Query("My card was stolen. Please freeze my account now.", "freeze_account", "clinc150", True),
+        Query(
+            "I was only given $20 after trying to withdraw $100. Why the fee?",
+            "atm_support",
+            "banking77",
+            False,
+        ),
+        Query("Roll a dice for me please.", "roll_dice", "clinc150", False),  # one sentence: the story itself
+        Query("Ok. What's the weather like in Leeds today?\nThanks a lot", "weather", "clinc150", False),
+    ]
+    sentences = story_sentences(stories, known_texts={"Thanks a lot"})
+    assert [(q.text, q.intent, q.source, q.urgent) for q in sentences] == [
+        ("How many ounces are in a cup?", "measurement_conversion", "clinc150", False),
+        ("I use the app on my phone.", "measurement_conversion", "clinc150", False),
+        ("What's the weather like in Leeds today?", "weather", "clinc150", False),
+    ]
 
 
 def test_the_hand_written_emails_are_150_urgent_and_150_not_each() -> None:
