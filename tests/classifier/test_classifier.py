@@ -68,6 +68,33 @@ def test_keyword_alone_does_not_make_an_email_urgent(classifier: UrgencyClassifi
     assert classifier.score("URGENT!!!", "URGENT: what are your opening hours? urgent urgent") < 0.85
 
 
+def test_a_customers_context_line_does_not_upgrade_an_everyday_question(
+    classifier: UrgencyClassifier,
+) -> None:
+    # alone, this line of the realistic sets read as a lost phone (0.969) and upgraded whatever followed it
+    context = "I use the app on my phone and the website on my laptop."
+    assert classifier.score("", f"{context} How many ounces are in a cup?") < 0.85
+    assert classifier.score("", f"{context} My card was stolen this morning, please block it.") > 0.85
+
+
+def test_few_false_alarms_on_the_realistic_emails_around_everyday_questions(
+    classifier: UrgencyClassifier,
+) -> None:
+    """The nine realistic CLINC150 sets: 27,180 non-urgent emails, most of them non-banking questions under
+    a customer's context and signature (65 false alarms at 0.85 in session 12, 11 in session 13)."""
+    from training.evaluate import REALISTIC_SETS, realistic_sets
+
+    sets = realistic_sets()
+    false_alarms = 0
+    for name in REALISTIC_SETS:
+        texts, labels = sets[f"{name}/clinc150"]
+        scores = classifier.model.score_many(texts)
+        false_alarms += sum(
+            1 for score, urgent in zip(scores, labels, strict=True) if score > 0.85 and not urgent
+        )
+    assert false_alarms <= 25
+
+
 def test_wait_trigger_upgrades_a_benign_email(classifier: UrgencyClassifier) -> None:
     decision = classifier.decide("", BENIGN, queue_wait_minutes=16)
     assert decision.urgent
