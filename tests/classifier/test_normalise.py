@@ -1042,9 +1042,18 @@ def test_closings_pointers_and_signature_lines_are_dropped(closing: str) -> None
     assert newest_message(f"{NEWEST}.\n\n{closing}") == f"{NEWEST}."
 
 
-def test_a_number_that_is_part_of_the_problem_is_not_a_call_back_number() -> None:
-    text = "My phone number is 07700 900123 and since yesterday someone else gets my texts"
-    assert newest_message(f"{NEWEST}.\n\n{text}") == f"{NEWEST}.\n\n{text}"
+@pytest.mark.parametrize(
+    "line",
+    [
+        "My mobile is 07700 900 123 if you need to block the stolen card",
+        "My phone number is 07700 900123 and since yesterday someone else gets my texts",
+        "The number is 0800 123 4567",  # the caller's, in a scam
+        "Number: 12345678",
+        "The number is 1000.00",
+    ],
+)
+def test_a_number_that_is_part_of_the_problem_is_not_a_call_back_number(line: str) -> None:
+    assert newest_message(f"{NEWEST}.\n{line}") == f"{NEWEST}.\n{line}"
 
 
 def test_a_listed_item_under_a_colon_is_not_a_dash_signed_name() -> None:

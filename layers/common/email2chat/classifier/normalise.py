@@ -1089,12 +1089,13 @@ _COURTESIES: tuple[tuple[str, str], ...] = (
         "i you feel",
         r"(i can be reached|you can reach me|feel free to (contact|call|reach) me)( [^.!?]{0,50})?",
     ),
-    # a number to call back on, closing the message ("My mobile is 07700 918 442.")
+    # the customer's own number to call back on, closing the message ("My mobile is 07700 918 442."); a
+    # number that is part of the problem ("The number is 0800 123 4567", "Number: 12345678") is not one
     (
-        "my the best mobile phone cell contact telephone tel number",
-        r"(my |the )?(best |daytime |direct )?(mobile|phone|cell|contact|telephone|tel|number)"
-        r"( (phone|number|no\.?))?( to (reach|call|contact|get) me( on)?)? ?(is|:) ?\+?\d[\d ().-]{5,18}\d"
-        r"( if (you need|easier|needed|that helps)[^.!?]{0,30})?",
+        "my the",
+        r"(my (best |daytime )?(mobile|cell|phone|telephone|contact)( phone)?( number| no\.?)?|my number|"
+        r"the best (phone |contact |mobile )?number to (reach|call|contact|get) me( on)?) is "
+        r"(\+\d|\(?0)[\d ().-]{7,18}\d( if (easier|needed|that helps|you need (it|me|to call( me)?)))?",
     ),
 )
 _COURTESY_FIRST_WORDS = frozenset(word for words, _ in _COURTESIES for word in words.split())
