@@ -142,23 +142,33 @@ def load_stories(known_intents: set[tuple[str, str]], path: Path = STORIES_PATH)
 
 # where a story's sentences part: after a full stop, question or exclamation mark, or at a line break
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\n+")
+_NOT_A_WORD_RE = re.compile(r"[^\w\s']+")
 STORY_SENTENCE_SOURCE = "clinc150"
 MIN_STORY_SENTENCE_WORDS = 3
 
 
-def story_sentences(stories: Sequence[Query], known_texts: Iterable[str] = ()) -> tuple[Query, ...]:
-    """Each sentence of a non-urgent CLINC150 story of two or more sentences, alone, with its story's intent.
+def _same_words(text: str) -> str:
+    """``text`` as the words it is made of: "Are you a robot?" and "are you a robot" are one text."""
+    return " ".join(_NOT_A_WORD_RE.sub(" ", text.lower()).split())
+
+
+def story_sentences(
+    stories: Sequence[Query], known_texts: Iterable[str] = ()
+) -> tuple[tuple[Query, str], ...]:
+    """Each sentence of a non-urgent CLINC150 story of two or more sentences, alone, with its story's intent,
+    paired with its story's text (calibration keeps a story and its sentences in one fold).
 
     At runtime the model also reads an email one sentence at a time (its most urgent sentence counts), so
     a context sentence must be no evidence of urgency on its own either: "I use the app on my phone and the
-    website on my laptop" alone read as a lost phone. CLINC150's non-urgent intents are far from the Urgent
-    ones (travel, cooking, small talk, bills), so every sentence of such a story is non-urgent. BANKING77's
-    non-urgent stories are not split: a sentence of a near miss can be an urgent fact that only its story
-    made routine ("I was only given $20 after trying to withdraw $100"). Sentences of fewer than
-    ``MIN_STORY_SENTENCE_WORDS`` words and texts already in ``known_texts`` are left out.
+    website on my laptop" alone read as a lost phone. Measured (``training/EXPERIMENTS.md``, session 13):
+    splitting the CLINC150 stories helps every kind of validation row; splitting BANKING77's too lowers
+    recall, because a sentence of a near miss can be an urgent fact that only its story made routine ("I was
+    only given $20 after trying to withdraw $100"). Sentences of fewer than ``MIN_STORY_SENTENCE_WORDS``
+    words, and sentences with the same words as a story or one of ``known_texts`` (pass the training and
+    validation queries: a validation query must not be trained on), are left out.
     """
-    seen = set(known_texts) | {story.text for story in stories}
-    sentences: list[Query] = []
+    seen = {_same_words(text) for text in known_texts} | {_same_words(story.text) for story in stories}
+    sentences: list[tuple[Query, str]] = []
     for story in stories:
         if story.urgent or story.source != STORY_SENTENCE_SOURCE:
             continue
@@ -166,7 +176,8 @@ def story_sentences(stories: Sequence[Query], known_texts: Iterable[str] = ()) -
         if len(parts) < 2:
             continue
         for part in parts:
-            if len(part.split()) >= MIN_STORY_SENTENCE_WORDS and part not in seen:
-                seen.add(part)
-                sentences.append(Query(part, story.intent, story.source, False))
-    return tuple(sorted(sentences, key=query_order))
+            words = _same_words(part)
+            if len(part.split()) >= MIN_STORY_SENTENCE_WORDS and words not in seen:
+                seen.add(words)
+                sentences.append((Query(part, story.intent, story.source, False), story.text))
+    return tuple(sorted(sentences, key=lambda pair: query_order(pair[0])))

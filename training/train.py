@@ -278,9 +278,13 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     if config.calibration_folds < 2:
         raise ValueError("calibration_folds must be at least 2")
     stories = data.stories if config.stories else ()
-    sentences = story_sentences(stories, (q.text for q in data.train)) if config.story_sentences else ()
+    known_texts = (q.text for q in (*data.train, *data.validation))
+    story_of = dict(story_sentences(stories, known_texts)) if config.story_sentences else {}
+    sentences = tuple(story_of)
     queries = sorted([*data.train, *stories, *sentences], key=query_order)
     train_queries = _subset(queries, config.subset_per_class)
+    # folds by the text as written (before step 1), a story's sentences in its story's fold
+    fold_texts = [story_of.get(q, q.text) for q in train_queries]
     story_set, sentence_set = set(stories), set(sentences)
     stories_in_training = sum(1 for q in train_queries if q in story_set)
     story_sentences_in_training = sum(1 for q in train_queries if q in sentence_set)
@@ -296,7 +300,7 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     time_phrases_thinned = sum(new is not old for new, old in zip(thinned, shuffled, strict=True))
     train_queries = thinned
 
-    folds = [_calibration_fold(q.text, config.calibration_folds) for q in train_queries]
+    folds = [_calibration_fold(text, config.calibration_folds) for text in fold_texts]
     log_odds: list[float] = []
     labels: list[bool] = []
     for fold in range(config.calibration_folds):
@@ -354,8 +358,14 @@ def train(
     card: dict[str, object] = {
         "model": (
             "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
-            "per source, on hashed word/char n-grams, trained on the data sets' queries, written stories "
-            "and the sentences of the non-urgent CLINC150 stories, "
+            "per source, on hashed word/char n-grams, trained on the data sets' queries"
+            + (", written stories" if config.stories else "")
+            + (
+                " and the sentences of the non-urgent CLINC150 stories"
+                if config.stories and config.story_sentences
+                else ""
+            )
+            + ", "
             "bank names shuffled, overused time phrases thinned, "
             "Urgent examples weighted; "
             "sentence-pooled; "
@@ -388,7 +398,7 @@ def train(
             "urgent_weight": config.urgent_weight,
             "time_phrase_cap": config.time_phrase_cap,
             "stories": config.stories,
-            "story_sentences": config.story_sentences,
+            "story_sentences": config.stories and config.story_sentences,
         },
         "training": facts,
         "validation_metrics": metrics,

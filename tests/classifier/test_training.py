@@ -216,18 +216,16 @@ def test_stories_join_training_unless_switched_off(tmp_path: Path) -> None:
     assert card["training"]["stories_in_training"] == 0  # type: ignore[index]
     assert card["config"]["stories"] is False  # type: ignore[index]
     assert card["training"]["story_sentences_in_training"] == 0  # type: ignore[index]
+    assert card["config"]["story_sentences"] is False  # type: ignore[index]
 
 
 def test_a_non_urgent_clinc150_story_also_trains_sentence_by_sentence() -> None:
     from training.data import Query, story_sentences
 
+    app = "I use the app on my phone. How many ounces are in a cup?"
+    weather = "Ok. Are you a robot?\nWhat's the weather like in Leeds today?\nThanks a lot"
     stories = [
-        Query(
-            "I use the app on my phone. How many ounces are in a cup?",
-            "measurement_conversion",
-            "clinc150",
-            False,
-        ),
+        Query(app, "measurement_conversion", "clinc150", False),
         Query("My card was stolen. Please freeze my account now.", "freeze_account", "clinc150", True),
         Query(
             "I was only given $20 after trying to withdraw $100. Why the fee?",
@@ -236,14 +234,35 @@ def test_a_non_urgent_clinc150_story_also_trains_sentence_by_sentence() -> None:
             False,
         ),
         Query("Roll a dice for me please.", "roll_dice", "clinc150", False),  # one sentence: the story itself
-        Query("Ok. What's the weather like in Leeds today?\nThanks a lot", "weather", "clinc150", False),
+        Query(weather, "weather", "clinc150", False),
     ]
-    sentences = story_sentences(stories, known_texts={"Thanks a lot"})
-    assert [(q.text, q.intent, q.source, q.urgent) for q in sentences] == [
-        ("How many ounces are in a cup?", "measurement_conversion", "clinc150", False),
-        ("I use the app on my phone.", "measurement_conversion", "clinc150", False),
-        ("What's the weather like in Leeds today?", "weather", "clinc150", False),
+    # a known text (a training or validation query) is left out whatever its case and punctuation
+    sentences = story_sentences(stories, known_texts={"are you a robot", "Thanks a lot"})
+    assert [(q.text, q.intent, q.source, q.urgent, story) for q, story in sentences] == [
+        ("How many ounces are in a cup?", "measurement_conversion", "clinc150", False, app),
+        ("I use the app on my phone.", "measurement_conversion", "clinc150", False, app),
+        ("What's the weather like in Leeds today?", "weather", "clinc150", False, weather),
     ]
+    assert (
+        story_sentences(list(reversed(stories)), known_texts={"are you a robot", "Thanks a lot"}) == sentences
+    )
+
+
+def test_the_story_sentences_train_unless_switched_off(tmp_path: Path) -> None:
+    with_sentences = train(out_dir=tmp_path / "a", config=SMALL, evaluate_validation=False)
+    without = TrainConfig(
+        seed=0,
+        bits=SMALL.bits,
+        max_iter=SMALL.max_iter,
+        subset_per_class=SMALL.subset_per_class,
+        story_sentences=False,
+    )
+    card = train(out_dir=tmp_path / "b", config=without, evaluate_validation=False).card
+    assert with_sentences.card["training"]["story_sentences_in_training"] > 0  # type: ignore[index]
+    assert card["training"]["story_sentences_in_training"] == 0  # type: ignore[index]
+    assert card["config"]["story_sentences"] is False  # type: ignore[index]
+    assert "sentences" not in str(card["model"])
+    assert with_sentences.artifact_path.read_bytes() != (tmp_path / "b" / "urgency_model.npz").read_bytes()
 
 
 def test_the_hand_written_emails_are_150_urgent_and_150_not_each() -> None:
