@@ -14,7 +14,8 @@ Recipe:
    (``brands``): the name a customer banks with is no evidence of an intent.
    In the intents with a class of their own, a time phrase an intent's template overused ("why was my card
    declined yesterday") is removed from most of its queries (``time_phrases``): when is no evidence of what.
-2. Training queries are split (by a hash of the text) into ``calibration_folds`` folds (5).
+2. Training queries are split (by a hash of the text as written, a story's sentences with their story) into
+   ``calibration_folds`` folds (5).
 3. Each query is used bare and wrapped in a synthetic email (``wrappers.TRAIN``), normalised exactly as at
    runtime, so the model learns what the normaliser leaves behind.
 4. A softmax logistic regression over classes = each Urgent intent, each of the non-urgent intents closest to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -204,13 +205,7 @@ def test_a_story_with_an_unknown_intent_is_a_clear_error(tmp_path: Path) -> None
 
 def test_stories_join_training_unless_switched_off(tmp_path: Path) -> None:
     with_stories = train(out_dir=tmp_path / "a", config=SMALL, evaluate_validation=False).card
-    without = TrainConfig(
-        seed=0,
-        bits=SMALL.bits,
-        max_iter=SMALL.max_iter,
-        subset_per_class=SMALL.subset_per_class,
-        stories=False,
-    )
+    without = replace(SMALL, stories=False)
     card = train(out_dir=tmp_path / "b", config=without, evaluate_validation=False).card
     assert with_stories["training"]["stories_in_training"] > 0  # type: ignore[index]
     assert card["training"]["stories_in_training"] == 0  # type: ignore[index]
@@ -250,13 +245,7 @@ def test_a_non_urgent_clinc150_story_also_trains_sentence_by_sentence() -> None:
 
 def test_the_story_sentences_train_unless_switched_off(tmp_path: Path) -> None:
     with_sentences = train(out_dir=tmp_path / "a", config=SMALL, evaluate_validation=False)
-    without = TrainConfig(
-        seed=0,
-        bits=SMALL.bits,
-        max_iter=SMALL.max_iter,
-        subset_per_class=SMALL.subset_per_class,
-        story_sentences=False,
-    )
+    without = replace(SMALL, story_sentences=False)
     card = train(out_dir=tmp_path / "b", config=without, evaluate_validation=False).card
     assert with_sentences.card["training"]["story_sentences_in_training"] > 0  # type: ignore[index]
     assert card["training"]["story_sentences_in_training"] == 0  # type: ignore[index]
