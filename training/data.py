@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from email2chat.classifier.features import tokenize
+
 URGENT_INTENTS: dict[str, frozenset[str]] = {
     "banking77": frozenset(
         {
@@ -142,14 +144,13 @@ def load_stories(known_intents: set[tuple[str, str]], path: Path = STORIES_PATH)
 
 # where a story's sentences part: after a full stop, question or exclamation mark, or at a line break
 _SENTENCE_BREAK_RE = re.compile(r"(?<=[.!?])\s+|\n+")
-_NOT_A_WORD_RE = re.compile(r"[^\w\s']+")
 STORY_SENTENCE_SOURCE = "clinc150"
 MIN_STORY_SENTENCE_WORDS = 3
 
 
-def _same_words(text: str) -> str:
-    """``text`` as the words it is made of: "Are you a robot?" and "are you a robot" are one text."""
-    return " ".join(_NOT_A_WORD_RE.sub(" ", text.lower()).split())
+def _same_words(text: str) -> tuple[str, ...]:
+    """``text`` as the model reads it (its tokens): "Are you a robot?" and "are you a robot" are one text."""
+    return tuple(tokenize(text))
 
 
 def story_sentences(

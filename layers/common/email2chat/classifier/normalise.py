@@ -720,14 +720,14 @@ _BARE_DETAIL_LINE_RE = re.compile(
 # The date and the amount are matched apart (no backtracking). A customer's own line stays: a lower-case
 # letter after the date ("12/03 I was charged twice at Tesco"), no capital at all (a script without case),
 # or a sentence word among the capitals ("12/03 SOMEONE TOOK MY £500.00").
-_MONTH = (
-    r"(jan|january|feb|february|mar|march|apr|april|may|jun|june|jul|july|aug|august|sep|sept|september|"
-    r"oct|october|nov|november|dec|december)\.?"
+_MONTH_WORDS = (
+    *("jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun", "june", "jul"),
+    *("july", "aug", "august", "sep", "sept", "september", "oct", "october", "nov", "november", "dec"),
+    "december",
 )
-# every month word above starts with one of these: lines starting otherwise skip the regexes
-_MONTH_PREFIXES = frozenset(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-)
+_MONTH = rf"({'|'.join(_MONTH_WORDS)})\.?"
+# the first letters of every month word: lines starting otherwise skip the regexes
+_MONTH_PREFIXES = frozenset(word[:3] for word in _MONTH_WORDS)
 _STATEMENT_DATE_RE = re.compile(
     rf"(\d{{1,2}}[/.]\d{{1,2}}([/.]\d{{2,4}})?|\d{{1,2}} {_MONTH}|{_MONTH} \d{{1,2}})\s", re.I
 )
