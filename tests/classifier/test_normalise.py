@@ -1096,3 +1096,40 @@ def test_a_quoted_header_block_without_an_address_or_a_date_is_history(header: s
     # a customer's own "From: / To:" detail lines stay (no sending time, no subject)
     detail = "From: my current account\nTo: my savings account\nAmount: 500"
     assert OLD in newest_message(f"{detail}\n\n{OLD}.")
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Thanks for getting back to me so quickly.",
+        "Thanks for the update.",
+        "Thank you for your reply,",
+        "Many thanks for the quick response.",
+        "Thanks Ryan,",
+        "Thank you, that's really helpful.",
+        "Thanks - all sorted on that front.",
+        "Appreciate the reply.",
+        "Thanks for sorting that out. Sorry to bother you again.",
+        "Hi Ryan,\n\nThanks for your help last time.\n\nHope you had a good weekend.",
+    ],
+)
+def test_thanks_for_the_banks_last_reply_is_not_the_customers_message(opening: str) -> None:
+    assert newest_message(f"{opening}\n\n{NEWEST}\n\nJane") == NEWEST
+    assert newest_message(f"{opening} {NEWEST}") == NEWEST
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Thanks for blocking my card, but someone has used it again today",
+        "Thanks for your help with the stolen card, but there is a new payment I did not make",
+        "Thanks, my other card was stolen too",
+    ],
+)
+def test_thanks_that_carries_the_problem_stays(sentence: str) -> None:
+    assert tokenize(newest_message(f"{sentence}\n\nJane")) == tokenize(sentence)
+
+
+def test_thanks_under_the_customers_first_words_stays() -> None:
+    body = f"{NEWEST}.\nThanks for the update, the second card has gone too"
+    assert tokenize(newest_message(body)) == tokenize(body)

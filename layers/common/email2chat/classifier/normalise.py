@@ -329,7 +329,7 @@ _GREETING_PREFIX_RE = re.compile(
     re.I,
 )
 _PLEASANTRY_RE = re.compile(
-    r"^(sorry|apologies) (to bother you|for (bothering you|the trouble|the inconvenience))[.!,]?\s*|"
+    r"^(sorry|apologies) (to bother you|for (bothering you|the trouble|the inconvenience))( again)?[.!,]?\s*|"
     r"^(i )?hope (this|that|my) ((e-?mail|message|note) )?(finds|reaches) you well[.!]?\s*|"
     r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)"
     r"[^.!?]{0,30}[.!]\s*|"
@@ -354,7 +354,33 @@ _PLEASANTRY_RE = re.compile(
     r"| in (capitals|caps|red|blue|bold))+[^.!?]{0,30}([.!:]\s*|$)",
     re.I,
 )
-# What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
+# Thanks for the bank's last reply, opening the customer's: "Thanks for getting back to me.", "Thanks Ryan,",
+# "Thank you, that's really helpful.", "Appreciate the quick response." (what it thanks for is a closed
+# list: "Thanks for blocking my card, but ..." is about the problem and stays)
+_THANKS = r"(many thanks|thanks|thank you|cheers|appreciated?)( (so|very) much| again| a lot)?"
+_THANKED_FOR = (
+    r"( for (coming|getting) back to me( so (quickly|fast|soon))?( (before|earlier|last time))?"
+    r"( on (this|that|the below|my (last |previous )?(e-?mail|message|question)))?"
+    r"| for (the|your|all your) ((quick|prompt|speedy|fast|kind|detailed|swift) )?"
+    r"(reply|response|update|answer|e-?mail|message|help|explanation|info|information)"
+    r"( (last time|the last time i wrote|before|earlier|so far))?"
+    r"| for sorting (that|this|it)( out)?( so quickly)?"
+    r"| (the|your) ((quick|prompt|speedy) )?(reply|response|update|help))"
+)
+_THANKS_COMMENT = (
+    r"( ?[,-] ?(that('s|\u2019s| is| was) (really |very |so )?(helpful|clear|great|perfect)|that worked|"
+    r"that('s|\u2019s| is) all (clear|sorted)( now)?|you've helped|all sorted( on that front)?|"
+    r"it was (really |very )?helpful))"
+)
+# a bare "Thanks," opens a line only when it is the whole line ("Thanks, my other card was stolen too" stays)
+_OPENING_THANKS_RE = re.compile(
+    rf"^{_THANKS}((,? [a-z]{{2,20}}(?=\s*[,.!]){_THANKED_FOR}?|{_THANKED_FOR}){_THANKS_COMMENT}?"
+    rf"|{_THANKS_COMMENT})"
+    r"(\s*[.!,]+\s*|\s*$)"
+    rf"|^{_THANKS}\s*[.!,]*\s*$",
+    re.I,
+)
+# What the regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
 _OPENING_STARTS = (
     "hi",
     "hello",
@@ -377,6 +403,10 @@ _OPENING_STARTS = (
     "salut",
     "sorry",
     "apologies",
+    "thank",
+    "many thanks",
+    "cheers",
+    "appreciate",
     "i hope",
     "i trust",
     "hope",
@@ -859,7 +889,7 @@ def _is_opening_line(line: str) -> bool:
         return False
     if _GREETING_LINE_RE.match(line):
         return True
-    pleasantry = _PLEASANTRY_RE.match(line)
+    pleasantry = _PLEASANTRY_RE.match(line) or _OPENING_THANKS_RE.match(line)
     return pleasantry is not None and pleasantry.end() == len(line)
 
 
@@ -1135,6 +1165,23 @@ def _drop_closing_courtesy(lines: list[str]) -> list[str]:
     return kept if any(kept) else list(lines)  # a message that is only courtesy keeps its words
 
 
+# "Thanks for your help last time. Appreciate the quick reply. Sorry to bother you." on one line
+_MAX_OPENING_PLEASANTRIES = 3
+
+
+def _without_opening_pleasantries(line: str, *, before_content: bool) -> str:
+    """``line`` without the pleasantries that open it; thanks for the bank's last reply only before the
+    customer's first words ("Thanks, my other card was stolen too" under them says more)."""
+    for _ in range(_MAX_OPENING_PLEASANTRIES):
+        pleasantry = _PLEASANTRY_RE.match(line)
+        if pleasantry is None and before_content:
+            pleasantry = _OPENING_THANKS_RE.match(line)
+        if pleasantry is None or not pleasantry.end():
+            break
+        line = line[pleasantry.end() :].strip()
+    return line
+
+
 def _strip_greetings(lines: list[str]) -> list[str]:
     result: list[str] = []
     for position, line in enumerate(lines):
@@ -1146,8 +1193,8 @@ def _strip_greetings(lines: list[str]) -> list[str]:
                 continue
             greeting = _GREETING_PREFIX_RE.match(line)
             line = line[greeting.end() :] if greeting else line
-        if len(result) < 2 and (pleasantry := _PLEASANTRY_RE.match(line)):
-            line = line[pleasantry.end() :].strip()
+        if len(result) < 2:
+            line = _without_opening_pleasantries(line, before_content=not any(result))
         if line or result:
             result.append(line)
     while result and not result[-1]:
