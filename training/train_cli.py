@@ -15,6 +15,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         DEFAULT_BITS,
         DEFAULT_C,
         DEFAULT_COMPETING_INTENTS,
+        DEFAULT_DECISION_WEIGHT,
         DEFAULT_LENGTH_POWER,
         DEFAULT_MAX_ITER,
         DEFAULT_URGENT_WEIGHT,
@@ -37,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--C", dest="regularisation_c", type=float, default=DEFAULT_C, help="inverse L2 strength"
     )
     parser.add_argument(
-        "--max-iter", type=int, default=DEFAULT_MAX_ITER, help="lbfgs iterations, exactly (no tolerance)"
+        "--max-iter", type=int, default=DEFAULT_MAX_ITER, help="L-BFGS iterations, exactly (no tolerance)"
     )
     parser.add_argument(
         "--length-power", type=float, default=DEFAULT_LENGTH_POWER, help="n-gram value = count ** -power"
@@ -53,6 +54,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_URGENT_WEIGHT,
         help="how many times an example of an Urgent intent counts in the fit",
+    )
+    parser.add_argument(
+        "--decision-weight",
+        type=float,
+        default=DEFAULT_DECISION_WEIGHT,
+        help="weight of the log-loss of P(Urgent) (the sum of the Urgent classes) beside the cross-entropy",
     )
     parser.add_argument(
         "--time-phrase-cap",
@@ -86,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         subset_per_class=args.subset_per_class,
         competing_intents=args.competing_intents,
         urgent_weight=args.urgent_weight,
+        decision_weight=args.decision_weight,
         time_phrase_cap=args.time_phrase_cap,
         stories=not args.no_stories,
         story_sentences=not args.no_story_sentences,
