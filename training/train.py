@@ -82,8 +82,9 @@ DEFAULT_MAX_ITER = 50
 DEFAULT_URGENT_WEIGHT = 1.5
 # The fit adds this many times the log-loss of P(Urgent), the sum of the Urgent classes, to the softmax's
 # cross-entropy (training/softmax.py): the product decides on the sum, and plain cross-entropy spends as much
-# on telling two Urgent intents apart as on telling Urgent from routine. 2 ranks better than 0 on 21 of the 24
-# validation rows and no worse on the others (AUROC); 0.5, 1 and 3 less (training/EXPERIMENTS.md, session 14).
+# on telling two Urgent intents apart as on telling Urgent from routine. 2 ranks better than 0 on 20 of the
+# 24 validation rows and no worse on the others (AUROC); 0.5, 1, 3 and 10 less (training/EXPERIMENTS.md,
+# session 14).
 DEFAULT_DECISION_WEIGHT = 2.0
 QUOTE_PROBABILITY = 0.5
 
@@ -340,6 +341,28 @@ def fit_parameters(data: IntentData, config: TrainConfig) -> tuple[ModelParamete
     return parameters, training_facts
 
 
+def model_description(config: TrainConfig) -> str:
+    """The model card's one-line description of what ``config`` trains."""
+    return (
+        "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
+        "per source, on hashed word/char n-grams, trained on the data sets' queries"
+        + (", written stories" if config.stories else "")
+        + (
+            " and the sentences of the non-urgent CLINC150 stories"
+            if config.stories and config.story_sentences
+            else ""
+        )
+        + ", bank names shuffled, overused time phrases thinned, Urgent examples weighted; "
+        + (
+            f"the log-loss of P(Urgent) added {config.decision_weight:g} times to the cross-entropy; "
+            if config.decision_weight
+            else ""
+        )
+        + f"sentence-pooled; Platt-calibrated out of fold ({config.calibration_folds} folds), fitted on all "
+        "training queries; int8 weights"
+    )
+
+
 def train(
     data_dir: Path | None = None,
     out_dir: Path | None = None,
@@ -362,22 +385,7 @@ def train(
         metrics = report.as_card_metrics()
     facts.pop("fit_seconds_not_reproducible", None)  # keep the card reproducible
     card: dict[str, object] = {
-        "model": (
-            "softmax over the Urgent intents, the non-urgent intents closest to them and one 'other' class "
-            "per source, on hashed word/char n-grams, trained on the data sets' queries"
-            + (", written stories" if config.stories else "")
-            + (
-                " and the sentences of the non-urgent CLINC150 stories"
-                if config.stories and config.story_sentences
-                else ""
-            )
-            + ", "
-            "bank names shuffled, overused time phrases thinned, "
-            "Urgent examples weighted; "
-            "sentence-pooled; "
-            f"Platt-calibrated out of fold ({config.calibration_folds} folds), fitted on all training "
-            "queries; int8 weights"
-        ),
+        "model": model_description(config),
         "date": _card_date(),
         "artifact": artifact_path.name,
         "artifact_sha256": hashlib.sha256(artifact_path.read_bytes()).hexdigest(),

@@ -81,7 +81,8 @@ def test_few_false_alarms_on_the_realistic_emails_around_everyday_questions(
     classifier: UrgencyClassifier,
 ) -> None:
     """The nine realistic CLINC150 sets: 27,180 non-urgent emails, most of them non-banking questions under
-    a customer's context and signature (65 false alarms at 0.85 in session 12, 16 in session 13)."""
+    a customer's context and signature (65 false alarms at 0.85 in session 12, 16 in session 13, 15 in
+    session 14)."""
     from training.evaluate import REALISTIC_SETS, realistic_sets
 
     sets = realistic_sets()
@@ -93,6 +94,21 @@ def test_few_false_alarms_on_the_realistic_emails_around_everyday_questions(
             1 for score, urgent in zip(scores, labels, strict=True) if score > 0.85 and not urgent
         )
     assert false_alarms <= 25
+
+
+def test_most_urgent_banking_queries_clear_the_threshold_without_false_alarms(
+    classifier: UrgencyClassifier,
+) -> None:
+    """The BANKING77 validation queries: session 13's model put .825 of the Urgent ones above 0.85 (at
+    precision .992); the short asks between two Urgent intents ("I have an unauthorized charge." 0.769) stayed
+    under it until the fit's loss took in the sum of the Urgent classes (.874 at precision .992)."""
+    from training.data import load_intent_data
+
+    queries = [q for q in load_intent_data().validation if q.source == "banking77"]
+    scores = classifier.model.score_many([q.text for q in queries])
+    flagged = [q.urgent for q, score in zip(queries, scores, strict=True) if score > 0.85]
+    assert sum(flagged) / sum(q.urgent for q in queries) >= 0.85
+    assert sum(flagged) / len(flagged) >= 0.98
 
 
 def test_wait_trigger_upgrades_a_benign_email(classifier: UrgencyClassifier) -> None:
