@@ -9,10 +9,13 @@ leaks into routine ones. The fit therefore minimises
     sum_i w_i * (CE_i + decision_weight * BCE_i) / sum_i w_i  +  ||W||^2 / (2 * C * sum_i w_i)
 
 where CE_i = -log p(class_i) and BCE_i = -log P(Urgent) for an Urgent example, -log(1 - P(Urgent)) for
-another (intercepts are not penalised). With ``decision_weight`` 0 this is exactly scikit-learn's
-``LogisticRegression`` objective (lbfgs, multinomial), so C keeps its meaning. L-BFGS runs exactly
-``max_iter`` iterations from zero (no tolerance to stop on): stopping early is part of the regularisation.
-Everything runs in one thread in a fixed order, so the same inputs give the same bytes.
+another (intercepts are not penalised). With ``decision_weight`` 0 and more than two classes this is exactly
+scikit-learn's ``LogisticRegression`` objective (lbfgs, multinomial), so C keeps its meaning (with two
+classes scikit-learn fits one row of coefficients, here both rows are penalised). The decision term also
+weighs the data (1 + ``decision_weight``) times against the penalty; it does more than that (the tests and
+training/EXPERIMENTS.md, session 14, compare it with cross-entropy under a weaker penalty). L-BFGS runs
+exactly ``max_iter`` iterations from zero (no tolerance to stop on): stopping early is part of the
+regularisation. Everything runs in one thread in a fixed order, so the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
 FloatArray = npt.NDArray[np.float64]
+# below this mass (relative to the top class) the side's exponentials have lost precision or underflowed
+_FAR_SIDE_MASS = 1e-200
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,18 @@ class _Objective:
         if self.problem.decision_weight:
             side = np.where(self.own_side, exponentials, 0.0)
             side_totals = np.maximum(side.sum(axis=1), np.finfo(np.float64).tiny)
-            losses += self.problem.decision_weight * (log_totals - np.log(side_totals) - top[:, 0])
-            gradient += self.problem.decision_weight * (probabilities - side / side_totals[:, None])
+            decision_losses = log_totals - np.log(side_totals) - top[:, 0]
+            side_share = side / side_totals[:, None]
+            far = np.flatnonzero(side_totals < _FAR_SIDE_MASS)
+            if len(far):  # every class on the example's side is far below the top: shift by that side's top
+                far_logits = np.where(self.own_side[far], logits[far], -np.inf)
+                far_top = far_logits.max(axis=1, keepdims=True)
+                far_exponentials = np.exp(far_logits - far_top)
+                far_totals = far_exponentials.sum(axis=1)
+                decision_losses[far] = log_totals[far] - np.log(far_totals) - far_top[:, 0]
+                side_share[far] = far_exponentials / far_totals[:, None]
+            losses += self.problem.decision_weight * decision_losses
+            gradient += self.problem.decision_weight * (probabilities - side_share)
         gradient *= self.scaled_weights[:, None]
         coefficient_gradient = np.asarray((self.transposed @ gradient).T) + self.l2 * coefficients
         penalty = 0.5 * self.l2 * float(np.vdot(coefficients, coefficients))
@@ -102,12 +118,13 @@ class _Objective:
 def fit_softmax(problem: SoftmaxProblem, max_iter: int) -> SoftmaxSolution:
     objective = _Objective(problem)
     start = np.zeros(objective.n_classes * (objective.n_buckets + 1))
-    result = optimize.minimize(
-        objective,
-        start,
-        method="L-BFGS-B",
-        jac=True,
-        options={"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": 64 * np.finfo(float).eps},
-    )
+    with threadpool_limits(limits=1):  # one BLAS thread: summation order, hence the bytes, are fixed
+        result = optimize.minimize(
+            objective,
+            start,
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxiter": max_iter, "maxls": 50, "gtol": 0.0, "ftol": 64 * np.finfo(float).eps},
+        )
     coefficients, intercepts = objective.split(result.x)
     return SoftmaxSolution(coefficients.copy(), intercepts.copy(), int(result.nit), float(result.fun))

@@ -236,8 +236,7 @@ def _fit_softmax(
         regularisation_c=config.regularisation_c,
         decision_weight=config.decision_weight,
     )
-    with threadpool_limits(limits=1):  # one BLAS thread: summation order, hence the bytes, are fixed
-        solution = fit_softmax(problem, config.max_iter)
+    solution = fit_softmax(problem, config.max_iter)
     return _SoftmaxFit(
         tuple(classes), solution.coefficients, solution.intercepts, len(texts), solution.iterations
     )

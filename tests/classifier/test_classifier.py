@@ -101,12 +101,14 @@ def test_most_urgent_banking_queries_clear_the_threshold_without_false_alarms(
 ) -> None:
     """The BANKING77 validation queries: session 13's model put .825 of the Urgent ones above 0.85 (at
     precision .992); the short asks between two Urgent intents ("I have an unauthorized charge." 0.769) stayed
-    under it until the fit's loss took in the sum of the Urgent classes (.874 at precision .992)."""
+    under it until the fit's loss took in the sum of the Urgent classes (.874 at precision .992). These
+    queries helped choose that loss: a guard against regressions, not a held-out estimate."""
     from training.data import load_intent_data
 
     queries = [q for q in load_intent_data().validation if q.source == "banking77"]
     scores = classifier.model.score_many([q.text for q in queries])
     flagged = [q.urgent for q, score in zip(queries, scores, strict=True) if score > 0.85]
+    assert flagged
     assert sum(flagged) / sum(q.urgent for q in queries) >= 0.85
     assert sum(flagged) / len(flagged) >= 0.98
 

@@ -1133,3 +1133,44 @@ def test_thanks_that_carries_the_problem_stays(sentence: str) -> None:
 def test_thanks_under_the_customers_first_words_stays() -> None:
     body = f"{NEWEST}.\nThanks for the update, the second card has gone too"
     assert tokenize(newest_message(body)) == tokenize(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        (
+            "Sorry to bother you again. Hope you are well, but my card was stolen.\nCan you help?",
+            "my card was stolen",
+        ),
+        (
+            "My card was stolen.\nSorry to bother you. Hope you are well, but it was used again.",
+            "it was used again",
+        ),
+        (
+            "Thanks for the update. Hope you are well, but the thief used it again.\nWhat do I do?",
+            "the thief used it",
+        ),
+        ("Thanks, fraud!", "fraud"),
+        ("Thanks, no.", "no"),
+        ("Thanks for the update.\nRe: the 500 pound payment, I did not make it.", "I did not make it"),
+    ],
+)
+def test_an_opening_pleasantry_never_takes_the_customers_words_with_it(body: str, kept: str) -> None:
+    assert set(tokenize(kept)) <= set(tokenize(newest_message(f"{body}\n\nJane")))
+
+
+def test_thanks_alone_above_a_signature_does_not_make_the_signature_the_message() -> None:
+    body = "Thanks for the update.\n\nJane Smith\nFraud Prevention Officer\nAcme Ltd"
+    assert "fraud" not in newest_message(body).lower()
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "Thank you Ryan for your quick reply.",
+        "Thanks Ryan, for the quick reply.",
+        "Thanks Ryan for getting back to me.",
+    ],
+)
+def test_thanks_that_names_the_agent_before_what_it_thanks_for_opens_the_message(opening: str) -> None:
+    assert newest_message(f"{opening} {NEWEST}") == NEWEST

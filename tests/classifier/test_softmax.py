@@ -102,3 +102,22 @@ def test_the_same_problem_gives_the_same_bytes() -> None:
 def test_an_ill_formed_problem_is_a_clear_error(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SoftmaxProblem(**{**_problem(0.0).__dict__, **change})
+
+
+def test_the_decision_term_stays_exact_when_the_examples_side_is_far_below_the_top() -> None:
+    """Urgent classes 900 above the others: a routine example's side underflows in the shared softmax."""
+    objective = _Objective(_problem(1.0))
+    point = np.zeros(objective.n_classes * (objective.n_buckets + 1))
+    _, intercepts = objective.split(point)
+    intercepts[:] = np.where(URGENT, 900.0, 0.0)
+    value, gradient = objective(point)
+    assert np.isfinite(gradient).all()
+    # a routine example: -log p(class) = 900 + log 2, -log P(routine) = 900; an Urgent one: log 2 and ~0
+    routine = ~URGENT[objective.problem.targets]
+    weights = objective.scaled_weights
+    expected = weights[routine].sum() * (1800 + np.log(2)) + weights[~routine].sum() * np.log(2)
+    assert value == pytest.approx(expected, rel=1e-9)
+    index = objective.n_classes * objective.n_buckets  # the first Urgent class's intercept
+    shifted = point.copy()
+    shifted[index] += 1e-3
+    assert gradient[index] == pytest.approx((objective(shifted)[0] - value) / 1e-3, rel=1e-3)

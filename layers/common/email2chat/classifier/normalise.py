@@ -328,7 +328,10 @@ _GREETING_PREFIX_RE = re.compile(
     r"| [A-Z][a-z]{1,20}(\s[A-Z][a-z]{1,20})?)?\s*[,!:;.-]\s*",
     re.I,
 )
-_PLEASANTRY_RE = re.compile(
+# The free words a pleasantry may run on with ("Hope you are well and had a good weekend.") stop at a turn to
+# the customer's business: "Hope you are well, but my card was stolen." is not a pleasantry.
+_PLEASANTRY_TAIL_CHAR = r"(?!\b(but|however|although|though)\b)[^.!?]"
+_PLEASANTRY_SOURCE = (
     r"^(sorry|apologies) (to bother you|for (bothering you|the trouble|the inconvenience))( again)?[.!,]?\s*|"
     r"^(i )?hope (this|that|my) ((e-?mail|message|note) )?(finds|reaches) you well[.!]?\s*|"
     r"^(i )?hope (you are|you're|all is|you've been|you have been) (well|doing well|good|great)"
@@ -351,36 +354,10 @@ _PLEASANTRY_RE = re.compile(
     r"^forwarding (this|as requested|the (e-?mail|message) below|from my)[^.!?]{0,60}([.!:]\s*|$)|"
     # an inline reply's key: "Answers inline below.", "My answers are in capitals below."
     r"^(please )?(see )?(my )?(answers|replies|responses|comments)( are)?( marked)?( inline| below| in line"
-    r"| in (capitals|caps|red|blue|bold))+[^.!?]{0,30}([.!:]\s*|$)",
-    re.I,
+    r"| in (capitals|caps|red|blue|bold))+[^.!?]{0,30}([.!:]\s*|$)"
 )
-# Thanks for the bank's last reply, opening the customer's: "Thanks for getting back to me.", "Thanks Ryan,",
-# "Thank you, that's really helpful.", "Appreciate the quick response." (what it thanks for is a closed
-# list: "Thanks for blocking my card, but ..." is about the problem and stays)
-_THANKS = r"(many thanks|thanks|thank you|cheers|appreciated?)( (so|very) much| again| a lot)?"
-_THANKED_FOR = (
-    r"( for (coming|getting) back to me( so (quickly|fast|soon))?( (before|earlier|last time))?"
-    r"( on (this|that|the below|my (last |previous )?(e-?mail|message|question)))?"
-    r"| for (the|your|all your) ((quick|prompt|speedy|fast|kind|detailed|swift) )?"
-    r"(reply|response|update|answer|e-?mail|message|help|explanation|info|information)"
-    r"( (last time|the last time i wrote|before|earlier|so far))?"
-    r"| for sorting (that|this|it)( out)?( so quickly)?"
-    r"| (the|your) ((quick|prompt|speedy) )?(reply|response|update|help))"
-)
-_THANKS_COMMENT = (
-    r"( ?[,-] ?(that('s|\u2019s| is| was) (really |very |so )?(helpful|clear|great|perfect)|that worked|"
-    r"that('s|\u2019s| is) all (clear|sorted)( now)?|you've helped|all sorted( on that front)?|"
-    r"it was (really |very )?helpful))"
-)
-# a bare "Thanks," opens a line only when it is the whole line ("Thanks, my other card was stolen too" stays)
-_OPENING_THANKS_RE = re.compile(
-    rf"^{_THANKS}((,? [a-z]{{2,20}}(?=\s*[,.!]){_THANKED_FOR}?|{_THANKED_FOR}){_THANKS_COMMENT}?"
-    rf"|{_THANKS_COMMENT})"
-    r"(\s*[.!,]+\s*|\s*$)"
-    rf"|^{_THANKS}\s*[.!,]*\s*$",
-    re.I,
-)
-# What the regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
+_PLEASANTRY_RE = re.compile(_PLEASANTRY_SOURCE.replace("[^.!?]{", f"(?:{_PLEASANTRY_TAIL_CHAR}){{"), re.I)
+# What the two regexes above can start with: a line that starts otherwise is not an opening (a cheap gate).
 _OPENING_STARTS = (
     "hi",
     "hello",
@@ -403,10 +380,6 @@ _OPENING_STARTS = (
     "salut",
     "sorry",
     "apologies",
-    "thank",
-    "many thanks",
-    "cheers",
-    "appreciate",
     "i hope",
     "i trust",
     "hope",
@@ -425,6 +398,32 @@ _OPENING_STARTS = (
     "replies",
     "responses",
     "comments",
+)
+# Thanks for the bank's last reply, opening the customer's: "Thanks for getting back to me.", "Thanks Ryan,",
+# "Thank you, that's really helpful.", "Appreciate the quick response." (what it thanks for is a closed
+# list: "Thanks for blocking my card, but ..." is about the problem and stays)
+_THANKS = r"(many thanks|thanks|thank you|cheers|appreciated?)( (so|very) much| again| a lot)?"
+_THANKED_FOR = (
+    r"( for (coming|getting) back to me( so (quickly|fast|soon))?( (before|earlier|last time))?"
+    r"( on (this|that|the below|my (last |previous )?(e-?mail|message|question)))?"
+    r"| for (the|your|all your) ((quick|prompt|speedy|fast|kind|detailed|swift) )?"
+    r"(reply|response|update|answer|e-?mail|message|help|explanation|info|information)"
+    r"( (last time|the last time i wrote|before|earlier|so far))?"
+    r"| for sorting (that|this|it)( out)?( so quickly)?"
+    r"| (the|your) ((quick|prompt|speedy) )?(reply|response|update|help))"
+)
+_THANKS_COMMENT = (
+    r"( ?[,-] ?(that('s|\u2019s| is| was) (really |very |so )?(helpful|clear|great|perfect)|that worked|"
+    r"that('s|\u2019s| is) all (clear|sorted)( now)?|you've helped|all sorted( on that front)?|"
+    r"it was (really |very )?helpful))"
+)
+# a name is one capitalised word ("Thanks Ryan,", "Thank you Ryan for your reply."); a bare "Thanks," opens a
+# line only when it is the whole line ("Thanks, my other card was stolen too" and "Thanks, fraud!" stay)
+_OPENING_THANKS_RE = re.compile(
+    rf"^{_THANKS}((,? (?-i:[A-Z][a-z]{{1,19}})(?=\s*[,.!]|,? for ),?{_THANKED_FOR}?|{_THANKED_FOR})"
+    rf"{_THANKS_COMMENT}?|{_THANKS_COMMENT})(\s*[.!,]+\s*|\s*$)"
+    rf"|^{_THANKS}[\s.!,]*$",
+    re.I,
 )
 _LOOKS_LIKE_HTML_RE = re.compile(r"<(html|body|div|p|br|table|span|head)\b[^<>]{0,200}>", re.I)
 # Relayed forms (web contact forms, voicemail and SMS gateways): fields as "Label: value", "LABEL:<tab>value",
@@ -889,7 +888,7 @@ def _is_opening_line(line: str) -> bool:
         return False
     if _GREETING_LINE_RE.match(line):
         return True
-    pleasantry = _PLEASANTRY_RE.match(line) or _OPENING_THANKS_RE.match(line)
+    pleasantry = _PLEASANTRY_RE.match(line)
     return pleasantry is not None and pleasantry.end() == len(line)
 
 
@@ -1170,15 +1169,18 @@ _MAX_OPENING_PLEASANTRIES = 3
 
 
 def _without_opening_pleasantries(line: str, *, before_content: bool) -> str:
-    """``line`` without the pleasantries that open it; thanks for the bank's last reply only before the
-    customer's first words ("Thanks, my other card was stolen too" under them says more)."""
+    """``line`` without the pleasantry that opens it, and before the customer's first words without thanks for
+    the bank's last reply too ("Thanks for your help last time. Appreciate the quick reply. Sorry to bother
+    you."; "Thanks, my other card was stolen too" under them says more)."""
+    pleasantry_seen = False
     for _ in range(_MAX_OPENING_PLEASANTRIES):
-        pleasantry = _PLEASANTRY_RE.match(line)
-        if pleasantry is None and before_content:
-            pleasantry = _OPENING_THANKS_RE.match(line)
-        if pleasantry is None or not pleasantry.end():
+        match = _OPENING_THANKS_RE.match(line) if before_content else None
+        if match is None and not pleasantry_seen:
+            match = _PLEASANTRY_RE.match(line)
+            pleasantry_seen = True
+        if match is None or not match.end():
             break
-        line = line[pleasantry.end() :].strip()
+        line = line[match.end() :].strip()
     return line
 
 
