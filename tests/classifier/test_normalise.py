@@ -7,6 +7,7 @@ import time
 import pytest
 from email2chat.classifier.features import tokenize
 from email2chat.classifier.normalise import (
+    MAX_HTML_CHARS,
     MAX_MESSAGE_CHARS,
     clean_subject,
     html_to_text,
@@ -1174,3 +1175,10 @@ def test_thanks_alone_above_a_signature_does_not_make_the_signature_the_message(
 )
 def test_thanks_that_names_the_agent_before_what_it_thanks_for_opens_the_message(opening: str) -> None:
     assert newest_message(f"{opening} {NEWEST}") == NEWEST
+
+
+@pytest.mark.parametrize("blank", ["\n", " ", "\x1c", "\x85", "\u2028"])
+def test_blank_padding_above_the_message_does_not_push_it_past_the_cut(blank: str) -> None:
+    padding = blank * (MAX_HTML_CHARS + 1000)
+    assert normalise_email("", padding + NEWEST, "").message == NEWEST
+    assert normalise_email("", "", f"{padding}<p>{NEWEST}</p>").message == NEWEST

@@ -1523,7 +1523,7 @@ def newest_message(text: str, *, forwarded: bool = False) -> str:
     """The customer's newest message from a plain-text body (see the module docstring). ``forwarded``: the
     subject marks a forward ("FW: ..."), so a body with no words of its own above a separator of any kind
     ("-----Original Message-----", "________") is the forwarded message."""
-    lines = _clean_lines(text[:MAX_TEXT_CHARS])
+    lines = _clean_lines(text.lstrip()[:MAX_TEXT_CHARS])  # the cut counts from the first visible character
     if _may_be_form(lines):
         lines = _form_message(lines) or lines
     kept = _message_lines(lines)
@@ -1556,7 +1556,8 @@ def _decoded_quoted_printable(body: str) -> str:
 
 
 def _body_text(part: str, is_html: bool) -> str:
-    part = _decoded_quoted_printable(part[: MAX_HTML_CHARS if is_html else MAX_TEXT_CHARS])
+    # the cut counts from the first visible character: blank lines above the message are not its length
+    part = _decoded_quoted_printable(part.lstrip()[: MAX_HTML_CHARS if is_html else MAX_TEXT_CHARS])
     # Some senders put markup in the text part.
     if is_html or (part.find("<", 0, 2_000) >= 0 and _LOOKS_LIKE_HTML_RE.search(part, 0, 2_000)):
         return html_to_text(part)
