@@ -3,6 +3,8 @@ it is on, and what the decision term is for."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -77,7 +79,7 @@ def test_the_decision_term_fits_the_urgent_sum_better_than_more_data_weight_woul
         return float(-np.log(np.where(URGENT[problem.targets], urgent_mass, 1 - urgent_mass)).mean())
 
     problem = _problem(5.0, seed=3)
-    plain = SoftmaxProblem(**{**problem.__dict__, "decision_weight": 0.0, "regularisation_c": 6 * 3.0})
+    plain = replace(problem, decision_weight=0.0, regularisation_c=6 * 3.0)
     assert decision_loss(problem) < decision_loss(plain)
 
 
@@ -101,7 +103,7 @@ def test_the_same_problem_gives_the_same_bytes() -> None:
 )
 def test_an_ill_formed_problem_is_a_clear_error(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        SoftmaxProblem(**{**_problem(0.0).__dict__, **change})
+        replace(_problem(0.0), **change)
 
 
 def test_the_decision_term_stays_exact_when_the_examples_side_is_far_below_the_top() -> None:
